@@ -1,0 +1,36 @@
+# The two commands of README.md. Each builds its own environment first, so a fresh
+# machine with Python 3.11 needs nothing else.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup maze test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	if [ -d .git ]; then $(BIN)/pre-commit install --install-hooks >/dev/null; fi
+	touch $@
+
+## Run the whole maze offline, notebook by notebook, and print the summary.
+maze: setup
+	$(BIN)/python -m maze
+
+## Run the tests: unit tests, local cloud tests, every notebook under nbval, lint.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+## Benchmarks print figures; they are not tests.
+bench: setup
+	$(BIN)/python benchmarks/training.py
+
+clean:
+	$(BIN)/python -m local_sagemaker down || true
+	rm -rf $(VENV) .maze runs

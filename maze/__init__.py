@@ -1,0 +1,1 @@
+"""The run command: execute every task of the maze in order and summarise what each produced."""

@@ -1,0 +1,3 @@
+from maze.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Find the maze's tasks and run one as a participant would: scripts with Python, notebooks in a kernel."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+FIGURE = re.compile(r"^\s*(precision|recall|f1|accuracy)\s*[:=]\s*([0-9]*\.?[0-9]+)\s*$", re.MULTILINE)
+
+
+@dataclass
+class TaskResult:
+    """What the summary shows for one task."""
+
+    name: str
+    ok: bool
+    seconds: float
+    figures: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def discover(root: Path) -> list[Path]:
+    """Task folders in maze order: chapter by chapter, task by task."""
+
+    def order(path: Path) -> tuple[int, int]:
+        return int(path.parent.name.split("_")[1]), int(path.name.split("_")[1])
+
+    return sorted((p for p in root.glob("chapter_*/task_*") if p.is_dir()), key=order)
+
+
+def figures_in(text: str) -> dict[str, str]:
+    """The last value printed for each key figure (``f1: 0.96`` lines, as the training script prints them)."""
+    return {name: value for name, value in FIGURE.findall(text)}
+
+
+def run_script(task: Path) -> tuple[str, str]:
+    """A task without a notebook is a script run from its own folder (chapter 1, task 1)."""
+    done = subprocess.run(
+        [sys.executable, "train.py"], cwd=task, capture_output=True, text=True, timeout=1800
+    )
+    if done.returncode != 0:
+        return done.stdout, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+    return done.stdout, ""
+
+
+def run_notebook(notebook: Path, executed: Path) -> tuple[str, str]:
+    """Execute in a fresh kernel with the notebook's folder as working directory; keep the executed copy."""
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+    )
+    error = ""
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1]
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed)
+    text = "\n".join(
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+    return text, error
+
+
+def run_task(task: Path, runs: Path) -> TaskResult:
+    """Run every notebook of a task in name order (or its script) and collect its key figures."""
+    name = f"{task.parent.name}/{task.name}"
+    started = time.monotonic()
+    notebooks = sorted(task.glob("*.ipynb"))
+    if notebooks:
+        text, error = "", ""
+        for notebook in notebooks:
+            out, error = run_notebook(notebook, runs / task.parent.name / task.name / notebook.name)
+            text += out
+            if error:
+                break
+    else:
+        text, error = run_script(task)
+    return TaskResult(name, not error, time.monotonic() - started, figures_in(text), error)

@@ -17,12 +17,8 @@ def test_notebook_is_stripped(notebook) -> None:
     nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
     dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
-    assert not dirty, (
-        f"cells {dirty} keep outputs: run `nbstripout {notebook}` (make setup installs the hook)"
-    )
-    assert set(nb.metadata) <= ALLOWED_METADATA, (
-        f"Studio metadata left in: {set(nb.metadata) - ALLOWED_METADATA}"
-    )
+    assert not dirty, f"cells {dirty} keep outputs: run `nbstripout {notebook}` (make setup installs the hook)"
+    assert set(nb.metadata) <= ALLOWED_METADATA, f"Studio metadata left in: {set(nb.metadata) - ALLOWED_METADATA}"
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 

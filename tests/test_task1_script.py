@@ -19,9 +19,7 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("task_1")
     shutil.copy(ROOT / "chapter_1/task_1/train.py", folder)
     outputs = [
-        subprocess.run(
-            [sys.executable, "train.py"], cwd=folder, capture_output=True, text=True, check=True
-        ).stdout
+        subprocess.run([sys.executable, "train.py"], cwd=folder, capture_output=True, text=True, check=True).stdout
         for _ in range(2)
     ]
     return folder, outputs

@@ -1,0 +1,3 @@
+from local_sagemaker.cli import main
+
+raise SystemExit(main())

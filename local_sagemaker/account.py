@@ -1,0 +1,6 @@
+"""The one AWS account the local cloud plays, with the names a fresh SageMaker account would show."""
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+ROLE_NAME = "AmazonSageMaker-ExecutionRole-maze"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/service-role/{ROLE_NAME}"

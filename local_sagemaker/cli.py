@@ -1,0 +1,43 @@
+"""``python -m local_sagemaker up|status|down``: the local cloud from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from local_sagemaker import daemon
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_sagemaker", description="The SageMaker Maze's offline local cloud.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start it in the background (until `down`) and print its endpoint")
+    commands.add_parser("status", help="say whether it runs, and where")
+    commands.add_parser("down", help="stop it and every job process it started")
+    serve = commands.add_parser("serve", help="run it in the foreground (what `up` starts)")
+    serve.add_argument("--state-dir", type=Path, required=True)
+    serve.add_argument("--idle-seconds", type=float, default=None)
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        from local_sagemaker.cloud import LocalCloud
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        LocalCloud(args.state_dir, idle_seconds=args.idle_seconds).serve()
+        return 0
+    state = daemon.state_dir()
+    if args.command == "up":
+        info, started = daemon.find_or_start(state, idle_seconds=None)
+        print(f"{'started' if started else 'already running'}: {info.endpoint} (pid {info.pid}, state {state})")
+        print(f"export AWS_ENDPOINT_URL={info.endpoint}")
+    elif args.command == "status":
+        info = daemon.find(state)
+        print(f"running: {info.endpoint} (pid {info.pid}, state {state})" if info else f"not running (state {state})")
+        return 0 if info else 3
+    else:
+        info = daemon.stop(state)
+        print(f"stopped pid {info.pid}" if info else "not running")
+    return 0

@@ -1,0 +1,109 @@
+"""The local cloud process: the AWS front on loopback, the control plane behind it, and its lifetime."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import make_server
+
+from local_sagemaker.account import ROLE_NAME
+from local_sagemaker.aws import LocalAws
+from local_sagemaker.front import Front
+from local_sagemaker.processes import is_alive
+from local_sagemaker.tags import TagStore
+from local_sagemaker.training.api import TrainingService
+from local_sagemaker.training.execution import TrainingRunner
+
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+class LocalCloud:
+    """Serves until stopped by a signal, by ``down``, or (when started by ``connect()``) once idle.
+
+    Idle means: every notebook kernel that connected has exited and no job runs, for
+    ``idle_seconds``. That keeps the cloud alive between the notebooks of a session, as the
+    real service outlives a kernel, and still leaves nothing running once the work is done.
+    """
+
+    def __init__(self, state_dir: Path, idle_seconds: float | None = None, port: int = 0) -> None:
+        self.state_dir = state_dir
+        self.idle_seconds = idle_seconds
+        tags = TagStore()
+        self.training = TrainingService(start_job=lambda record: self.runner.start(record), tags=tags)
+        actions = {**self.training.actions(), **tags.actions()}
+        front = Front(actions, routes={"health": self._health, "clients": self._add_client})
+        self.server = make_server("127.0.0.1", port, front, threaded=True, request_handler=MotoRequestHandler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        self.aws = LocalAws(self.endpoint)
+        self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws)
+        self._clients: set[int] = set()
+        self._ever_connected = False
+        self._stopping = threading.Event()
+
+    @property
+    def connection_file(self) -> Path:
+        return self.state_dir / "cloud.json"
+
+    def serve(self) -> None:
+        """Start, publish the connection file, and block until asked to stop; then stop every job."""
+        thread = threading.Thread(target=self.server.serve_forever, name="front", daemon=True)
+        thread.start()
+        self._bootstrap()
+        info = {
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "started": time.time(),
+            "idle_seconds": self.idle_seconds,
+        }
+        temporary = self.connection_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(info))
+        temporary.replace(self.connection_file)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stopping.set())
+        try:
+            self._watch()
+        finally:
+            self.connection_file.unlink(missing_ok=True)
+            self.runner.shutdown(self.training.running())
+            self.server.shutdown()
+
+    def _bootstrap(self) -> None:
+        """The account a participant finds on AWS: an execution role SageMaker may assume."""
+        iam = self.aws.client("iam", "us-east-1")
+        iam.create_role(RoleName=ROLE_NAME, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+
+    def _watch(self) -> None:
+        idle_since: float | None = None
+        while not self._stopping.wait(1.0):
+            if self.idle_seconds is None or not self._ever_connected:
+                continue
+            self._clients = {pid for pid in self._clients if is_alive(pid)}
+            busy = bool(self._clients) or bool(self.training.running())
+            idle_since = None if busy else (idle_since or time.monotonic())
+            if idle_since is not None and time.monotonic() - idle_since >= self.idle_seconds:
+                logging.getLogger(__name__).info("no client left for %ss: shutting down", self.idle_seconds)
+                return
+
+    def _health(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "clients": sorted(self._clients),
+        }
+
+    def _add_client(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._clients.add(int(body["pid"]))
+        self._ever_connected = True
+        return {"clients": sorted(self._clients)}

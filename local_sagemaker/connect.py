@@ -1,0 +1,144 @@
+"""The one switch of every notebook: AWS, or the local cloud.
+
+On SageMaker Studio, or with ``MAZE_TARGET=aws``, it changes nothing: boto3 and the SDK find
+real AWS the usual way. Otherwise it finds or starts the local cloud and points boto3 and the
+SageMaker SDK at it, so the rest of the notebook is the code a participant runs on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import boto3
+import botocore.handlers
+from botocore.exceptions import EndpointConnectionError
+
+from local_sagemaker import daemon
+from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
+from local_sagemaker.sdk_polling import POLL_SCALE, ScaledClock, when_imported
+
+STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
+# How long an auto-started cloud outlives the last notebook kernel that used it.
+IDLE_SECONDS = float(os.environ.get("MAZE_IDLE_SECONDS", "300"))
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where this kernel's AWS calls go."""
+
+    target: str
+    endpoint: str | None = None
+    region: str | None = None
+
+    def __str__(self) -> str:
+        if self.target == "aws":
+            return "SageMaker Maze: this notebook talks to AWS."
+        return f"SageMaker Maze: this notebook talks to the local cloud at {self.endpoint} (offline, {self.region})."
+
+
+def chosen_target() -> str:
+    target = os.environ.get("MAZE_TARGET", "aws" if STUDIO_METADATA.exists() else "local").strip().lower()
+    if target not in ("aws", "local"):
+        raise ValueError(f"MAZE_TARGET={target!r}: use 'aws' (real SageMaker) or 'local' (the offline local cloud).")
+    return target
+
+
+def connect() -> Connection:
+    """Choose the cloud for this kernel and say which, in one line."""
+    if chosen_target() == "aws":
+        connection = Connection("aws")
+    else:
+        info, _ = daemon.find_or_start(daemon.state_dir(), idle_seconds=IDLE_SECONDS)
+        connection = _point_at(info)
+    print(connection)
+    return connection
+
+
+def _point_at(info: daemon.CloudInfo) -> Connection:
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    _register_kernel(info)
+    # A named profile would take precedence over the environment's credentials.
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=info.endpoint,
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_ACCESS_KEY_ID="local-cloud",
+        AWS_SECRET_ACCESS_KEY="local-cloud-secret",
+        SAGEMAKER_USER_CONFIG_OVERRIDE=str(_write_sdk_config(info.state_dir, region)),
+    )
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    # As in a Studio notebook, the kernel works as the SageMaker execution role.
+    sts = boto3.session.Session().client("sts", endpoint_url=info.endpoint, region_name=region)
+    credentials = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="maze-participant")["Credentials"]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
+        AWS_SESSION_TOKEN=credentials["SessionToken"],
+    )
+    boto3.DEFAULT_SESSION = None  # it caches the credentials it resolved first
+    when_imported("sagemaker.session", _adjust_sdk)
+    if ("needs-retry", _explain_unreachable_cloud) not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.append(("needs-retry", _explain_unreachable_cloud))
+    # botocore announces at INFO level, on every client, that it uses AWS_ENDPOINT_URL.
+    logging.getLogger("botocore.configprovider").setLevel(logging.WARNING)
+    return Connection("local", info.endpoint, region)
+
+
+def _explain_unreachable_cloud(caught_exception: Exception | None = None, **_: object) -> None:
+    """An AWS call that cannot reach the local cloud says why and how to fix it, instead of retrying."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if (
+        isinstance(caught_exception, EndpointConnectionError)
+        and endpoint
+        and caught_exception.kwargs.get("endpoint_url", "").startswith(endpoint)
+    ):
+        raise daemon.LocalCloudNotRunning(
+            f"The local cloud at {endpoint} is not running (stopped with `down`, or shut down after its last "
+            "notebook kernel exited). Run the notebook's first cell again (local_sagemaker.connect()) to start it, "
+            "or start it from a terminal with `python -m local_sagemaker up`. A new local cloud starts empty: "
+            "rerun the cells that upload data or train before this one."
+        ) from caught_exception
+
+
+def _register_kernel(info: daemon.CloudInfo) -> None:
+    """The cloud stays up while a kernel that connected lives (and a grace period after)."""
+    request = urllib.request.Request(
+        f"{info.endpoint}/_local_sagemaker/clients",
+        data=json.dumps({"pid": os.getpid()}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def _write_sdk_config(state: Path, region: str) -> Path:
+    """The SDK's own config file: the default bucket AWS would name, and no telemetry to AWS hosts."""
+    path = state / "sagemaker-config.yaml"
+    path.write_text(
+        "SchemaVersion: '1.0'\n"
+        "SageMaker:\n"
+        "  PythonSDK:\n"
+        "    Modules:\n"
+        "      TelemetryOptOut: true\n"
+        "      Session:\n"
+        f"        DefaultS3Bucket: sagemaker-{region}-{ACCOUNT_ID}\n"
+    )
+    return path
+
+
+def _adjust_sdk(session_module: ModuleType) -> None:
+    """Two offline-only adjustments of ``sagemaker.session``; see ``sdk_polling`` for the second.
+
+    The SDK builds its STS client with an explicit regional AWS URL, which AWS_ENDPOINT_URL
+    cannot override; without this, get_execution_role() and default_bucket() would call AWS.
+    """
+    session_module.sts_regional_endpoint = lambda region: os.environ["AWS_ENDPOINT_URL"]
+    if not isinstance(session_module.time, ScaledClock):
+        session_module.time = ScaledClock(POLL_SCALE)

@@ -1,0 +1,46 @@
+"""SageMaker's AddTags, ListTags and DeleteTags over the resources the local cloud created."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from local_sagemaker.aws_errors import ValidationError
+
+
+class TagStore:
+    """Tags by ARN; a resource is taggable once its service registers it at creation."""
+
+    def __init__(self) -> None:
+        self._tags: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, arn: str, tags: list[dict[str, str]] | None) -> None:
+        with self._lock:
+            self._tags[arn] = {tag["Key"]: tag["Value"] for tag in tags or []}
+
+    def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
+        return {"AddTags": self.add, "ListTags": self.list, "DeleteTags": self.delete}
+
+    def _of(self, arn: str) -> dict[str, str]:
+        if arn not in self._tags:
+            raise ValidationError(f"Resource {arn} does not exist.")
+        return self._tags[arn]
+
+    def add(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            tags = self._of(request["ResourceArn"])
+            tags.update({tag["Key"]: tag["Value"] for tag in request.get("Tags", [])})
+            return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+    def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            return {"Tags": [{"Key": k, "Value": v} for k, v in self._of(request["ResourceArn"]).items()]}
+
+    def delete(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            tags = self._of(request["ResourceArn"])
+            for key in request.get("TagKeys", []):
+                tags.pop(key, None)
+            return {}

@@ -1,0 +1,1 @@
+"""SageMaker Training, executed for real: the records, the API and the runner."""

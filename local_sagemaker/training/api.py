@@ -1,0 +1,172 @@
+"""The SageMaker Training API of the local cloud: validates requests as SageMaker does and keeps the records."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sklearn
+
+from local_sagemaker.account import ACCOUNT_ID
+from local_sagemaker.aws_errors import ResourceInUse, ValidationError
+from local_sagemaker.tags import TagStore
+from local_sagemaker.training.record import TrainingJobRecord
+
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>\d+\.\d+)-\d+-cpu-py3$")
+SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
+    "CreationTime": lambda r: r.creation_time,
+    "Name": lambda r: r.name,
+    "Status": lambda r: r.status,
+}
+
+
+def installed_framework() -> str:
+    """The scikit-learn minor version this machine runs, as it appears in the container's tag (``1.4``)."""
+    return ".".join(sklearn.__version__.split(".")[:2])
+
+
+def _validate(request: dict[str, Any]) -> None:
+    """Reject up front what SageMaker rejects, and what the local cloud cannot run the way SageMaker would."""
+    name = request.get("TrainingJobName", "")
+    if not NAME.match(name):
+        raise ValidationError(
+            f"1 validation error detected: Value '{name}' at 'trainingJobName' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+        )
+    spec = request.get("AlgorithmSpecification", {})
+    image = spec.get("TrainingImage", "")
+    match = SKLEARN_IMAGE.search(image)
+    if not match:
+        raise ValidationError(
+            f"The local cloud runs the SageMaker scikit-learn framework container only; it cannot run image "
+            f"'{image or spec.get('AlgorithmName', '')}'. Use the SKLearn estimator, or run on AWS (MAZE_TARGET=aws)."
+        )
+    if match["version"] != installed_framework():
+        raise ValidationError(
+            f"Image '{image}' is scikit-learn {match['version']}, but the local cloud runs scikit-learn "
+            f"{sklearn.__version__}. Use framework_version='{installed_framework()}-2' (the version pinned in "
+            "requirements.txt), or run on AWS (MAZE_TARGET=aws)."
+        )
+    if spec.get("TrainingInputMode", "File") != "File":
+        raise ValidationError(
+            f"The local cloud supports TrainingInputMode 'File' only, not '{spec['TrainingInputMode']}'."
+        )
+    for definition in spec.get("MetricDefinitions", []):
+        regex = definition.get("Regex", "")
+        if not 1 <= len(regex) <= 500:
+            raise ValidationError(f"Metric '{definition.get('Name')}': Regex must be 1 to 500 characters long.")
+        try:
+            re.compile(regex)
+        except re.error as error:
+            raise ValidationError(
+                f"Metric '{definition.get('Name')}': invalid regular expression {regex!r}: {error}"
+            ) from error
+    for key, value in request.get("HyperParameters", {}).items():
+        if len(key) > 256 or len(str(value)) > 2500:
+            raise ValidationError(
+                f"Hyperparameter '{key[:40]}': keys are limited to 256 and values to 2500 characters."
+            )
+    count = request.get("ResourceConfig", {}).get("InstanceCount", 1)
+    if count != 1:
+        raise ValidationError(
+            f"InstanceCount {count}: the local cloud trains on one instance; the scikit-learn container does not "
+            "distribute training anyway. Use instance_count=1, or run on AWS (MAZE_TARGET=aws)."
+        )
+    for channel in request.get("InputDataConfig", []):
+        source = channel.get("DataSource", {}).get("S3DataSource")
+        if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise ValidationError(
+                f"Channel '{channel.get('ChannelName')}': the local cloud reads S3Prefix data sources only."
+            )
+
+
+class TrainingService:
+    """CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and StopTrainingJob over one set of records."""
+
+    def __init__(self, start_job: Callable[[TrainingJobRecord], None], tags: TagStore) -> None:
+        self._start_job = start_job
+        self._tags = tags
+        self._jobs: dict[str, TrainingJobRecord] = {}
+        self._lock = threading.Lock()
+
+    def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
+        return {
+            "CreateTrainingJob": self.create,
+            "DescribeTrainingJob": self.describe,
+            "ListTrainingJobs": self.list,
+            "StopTrainingJob": self.stop,
+        }
+
+    def create(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        _validate(request)
+        name = request["TrainingJobName"]
+        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+        with self._lock:
+            if name in self._jobs:
+                raise ResourceInUse(
+                    "Training job names must be unique within an AWS account and region, and a training job "
+                    f"with this name already exists ({arn})"
+                )
+            record = self._jobs[name] = TrainingJobRecord(request=request, arn=arn)
+        self._tags.register(arn, request.get("Tags"))
+        self._start_job(record)
+        return {"TrainingJobArn": arn}
+
+    def get(self, name: str) -> TrainingJobRecord:
+        with self._lock:
+            record = self._jobs.get(name)
+        if record is None:
+            raise ValidationError("Requested resource not found.")
+        return record
+
+    def describe(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        return self.get(request.get("TrainingJobName", "")).describe()
+
+    def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        record = self.get(request.get("TrainingJobName", ""))
+        if record.status != "InProgress":
+            raise ValidationError(f"The request was rejected because the training job is in status {record.status}.")
+        record.transition("Stopping", "Stopping the training job")
+        record.stop_requested.set()
+        return {}
+
+    def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        sort_by = request.get("SortBy", "CreationTime")
+        order = request.get("SortOrder", "Ascending")
+        if sort_by not in SORT_KEYS or order not in ("Ascending", "Descending"):
+            raise ValidationError(f"Invalid SortBy '{sort_by}' or SortOrder '{order}'.")
+        with self._lock:
+            jobs = list(self._jobs.values())
+        jobs = [job for job in jobs if _matches(job, request)]
+        jobs.sort(key=SORT_KEYS[sort_by], reverse=order == "Descending")
+        start = int(request.get("NextToken") or 0)
+        size = int(request.get("MaxResults") or 10)
+        page = jobs[start : start + size]
+        out: dict[str, Any] = {"TrainingJobSummaries": [job.summary() for job in page]}
+        if start + size < len(jobs):
+            out["NextToken"] = str(start + size)
+        return out
+
+    def running(self) -> list[TrainingJobRecord]:
+        with self._lock:
+            return [job for job in self._jobs.values() if job.status == "InProgress"]
+
+
+def _matches(job: TrainingJobRecord, request: dict[str, Any]) -> bool:
+    def stamp(key: str) -> datetime | None:
+        value = request.get(key)
+        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+
+    checks = [
+        request.get("NameContains") is None or request["NameContains"] in job.name,
+        request.get("StatusEquals") is None or request["StatusEquals"] == job.status,
+        stamp("CreationTimeAfter") is None or job.creation_time > stamp("CreationTimeAfter"),
+        stamp("CreationTimeBefore") is None or job.creation_time < stamp("CreationTimeBefore"),
+        stamp("LastModifiedTimeAfter") is None or job.last_modified_time > stamp("LastModifiedTimeAfter"),
+        stamp("LastModifiedTimeBefore") is None or job.last_modified_time < stamp("LastModifiedTimeBefore"),
+    ]
+    return all(checks)

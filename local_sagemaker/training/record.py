@@ -1,0 +1,140 @@
+"""A training job as DescribeTrainingJob shows it, with the status machine SageMaker drives it through."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+FINISHED = ("Completed", "Failed", "Stopped")
+# Request fields DescribeTrainingJob echoes back as they were sent.
+ECHOED = (
+    "HyperParameters",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "DebugHookConfig",
+    "ProfilerConfig",
+    "Environment",
+    "RetryStrategy",
+    "CheckpointConfig",
+    "ExperimentConfig",
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TrainingJobRecord:
+    """One job's state; the runner thread writes it, API calls read it, both under ``lock``."""
+
+    request: dict[str, Any]
+    arn: str
+    status: str = "InProgress"
+    secondary_status: str = "Starting"
+    creation_time: datetime = field(default_factory=now)
+    last_modified_time: datetime = field(default_factory=now)
+    training_start_time: datetime | None = None
+    training_end_time: datetime | None = None
+    failure_reason: str | None = None
+    model_artifacts: str | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    final_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        # The defaults AWS fills in and DescribeTrainingJob shows (the SDK's attach() relies on some).
+        request = self.request
+        request.setdefault("AlgorithmSpecification", {}).setdefault("MetricDefinitions", [])
+        request["AlgorithmSpecification"].setdefault("EnableSageMakerMetricsTimeSeries", False)
+        request.setdefault("OutputDataConfig", {}).setdefault("KmsKeyId", "")
+        request.setdefault("StoppingCondition", {}).setdefault("MaxRuntimeInSeconds", 86400)
+        for flag in (
+            "EnableNetworkIsolation",
+            "EnableInterContainerTrafficEncryption",
+            "EnableManagedSpotTraining",
+        ):
+            request.setdefault(flag, False)
+        self.transition("Starting", "Launching requested ML instances")
+
+    @property
+    def name(self) -> str:
+        return self.request["TrainingJobName"]
+
+    def transition(self, secondary_status: str, message: str) -> None:
+        """Close the current secondary status and open the next, as SecondaryStatusTransitions records them."""
+        with self.lock:
+            stamp = now()
+            if self.transitions and self.transitions[-1]["Status"] == secondary_status:
+                self.transitions[-1]["StatusMessage"] = message
+            else:
+                if self.transitions:
+                    self.transitions[-1]["EndTime"] = stamp
+                self.transitions.append({"Status": secondary_status, "StartTime": stamp, "StatusMessage": message})
+            self.secondary_status = secondary_status
+            self.last_modified_time = stamp
+            if secondary_status == "Downloading" and self.training_start_time is None:
+                self.training_start_time = stamp
+
+    def finish(self, status: str, secondary_status: str, message: str, failure_reason: str | None = None) -> None:
+        self.transition(secondary_status, message)
+        with self.lock:
+            self.transitions[-1]["EndTime"] = self.last_modified_time
+            self.status = status
+            self.failure_reason = failure_reason
+            self.training_start_time = self.training_start_time or self.last_modified_time
+            self.training_end_time = self.last_modified_time
+
+    def record_metric(self, name: str, value: float) -> None:
+        """FinalMetricDataList keeps the last value each metric reported."""
+        with self.lock:
+            self.final_metrics[name] = {"MetricName": name, "Value": value, "Timestamp": now()}
+
+    def describe(self) -> dict[str, Any]:
+        with self.lock:
+            out: dict[str, Any] = {
+                "TrainingJobName": self.name,
+                "TrainingJobArn": self.arn,
+                "TrainingJobStatus": self.status,
+                "SecondaryStatus": self.secondary_status,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified_time,
+                "SecondaryStatusTransitions": [dict(t) for t in self.transitions],
+                "FinalMetricDataList": list(self.final_metrics.values()),
+            }
+            out.update({key: self.request[key] for key in ECHOED if key in self.request})
+            if self.model_artifacts:
+                out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
+            if self.failure_reason:
+                out["FailureReason"] = self.failure_reason
+            if self.training_start_time:
+                out["TrainingStartTime"] = self.training_start_time
+            if self.training_end_time:
+                out["TrainingEndTime"] = self.training_end_time
+                seconds = int((self.training_end_time - self.training_start_time).total_seconds()) or 1
+                out["TrainingTimeInSeconds"] = out["BillableTimeInSeconds"] = seconds
+            return out
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            out = {
+                "TrainingJobName": self.name,
+                "TrainingJobArn": self.arn,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified_time,
+                "TrainingJobStatus": self.status,
+                "SecondaryStatus": self.secondary_status,
+            }
+            if self.training_end_time:
+                out["TrainingEndTime"] = self.training_end_time
+            return out

@@ -1,0 +1,124 @@
+"""The /opt/ml tree of one training job, laid out where the SageMaker training toolkit expects it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+HOST = "algo-1"
+
+
+class ChannelError(Exception):
+    """An input channel SageMaker could not download; the message is the FailureReason AWS gives."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+class Workspace:
+    """A fresh base dir per job: the toolkit only copies code into an empty ``code/``."""
+
+    def __init__(self, root: Path) -> None:
+        if root.exists():
+            shutil.rmtree(root)
+        self.root = root
+        for folder in ("input/config", "input/data", "model", "output/data", "code"):
+            (root / folder).mkdir(parents=True)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def failure_file(self) -> Path:
+        return self.root / "output" / "failure"
+
+    def write_config(self, request: dict[str, Any]) -> None:
+        """hyperparameters.json, resourceconfig.json and inputdataconfig.json, as the platform writes them."""
+        config = self.root / "input" / "config"
+        instance_type = request.get("ResourceConfig", {}).get("InstanceType", "ml.m5.large")
+        channels = {
+            channel["ChannelName"]: {
+                "TrainingInputMode": channel.get("InputMode", "File"),
+                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
+                    "S3DataDistributionType", "FullyReplicated"
+                ),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+                **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+            }
+            for channel in request.get("InputDataConfig", [])
+        }
+        resources = {
+            "current_host": HOST,
+            "current_instance_type": instance_type,
+            "current_group_name": "homogeneousCluster",
+            "hosts": [HOST],
+            "instance_groups": [
+                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": [HOST]}
+            ],
+            "network_interface_name": "eth0",
+        }
+        files = {
+            "hyperparameters.json": request.get("HyperParameters", {}),
+            "resourceconfig.json": resources,
+            "inputdataconfig.json": channels,
+        }
+        for name, content in files.items():
+            (config / name).write_text(json.dumps(content))
+
+    def download_channels(self, s3: Any, channels: list[dict[str, Any]], role_arn: str, region: str) -> int:
+        """Copy each channel's S3 prefix into ``input/data/<channel>``; returns the bytes downloaded."""
+        total = 0
+        for channel in channels:
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, prefix = split_s3_uri(uri)
+            keys = _list_keys(s3, bucket, prefix)
+            if not keys:
+                raise ChannelError(
+                    f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please '
+                    f"ensure that the bucket exists in the selected region ({region}), that objects exist under "
+                    f'that S3 prefix, and that the role "{role_arn}" has "s3:ListBucket" permissions on bucket '
+                    f'"{bucket}".'
+                )
+            target = self.root / "input" / "data" / channel["ChannelName"]
+            for key, size in keys:
+                relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
+                destination = target / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(destination))
+                total += size
+        return total
+
+    def upload_artifacts(self, s3: Any, output_path: str, job_name: str) -> str:
+        """``model/`` becomes model.tar.gz and ``output/data`` output.tar.gz under <output>/<job>/output/."""
+        bucket, prefix = split_s3_uri(output_path.rstrip("/"))
+        base = f"{prefix}/{job_name}/output" if prefix else f"{job_name}/output"
+        uploads = {"model.tar.gz": self.model_dir, "output.tar.gz": self.root / "output" / "data"}
+        for name, folder in uploads.items():
+            if name == "output.tar.gz" and not any(folder.iterdir()):
+                continue
+            archive = self.root / name
+            with tarfile.open(archive, "w:gz") as tar:
+                for item in sorted(folder.iterdir()):
+                    tar.add(item, arcname=item.name)
+            s3.upload_file(str(archive), bucket, f"{base}/{name}")
+        return f"s3://{bucket}/{base}/model.tar.gz"
+
+
+def _list_keys(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [
+            (item["Key"], item["Size"])
+            for page in pages
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")
+        ]
+    except s3.exceptions.NoSuchBucket:
+        return []

@@ -25,6 +25,7 @@ class TaskResult:
     seconds: float
     figures: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    jobs: list[str] = field(default_factory=list)
 
 
 def discover(root: Path) -> list[Path]:
@@ -43,9 +44,7 @@ def figures_in(text: str) -> dict[str, str]:
 
 def run_script(task: Path) -> tuple[str, str]:
     """A task without a notebook is a script run from its own folder (chapter 1, task 1)."""
-    done = subprocess.run(
-        [sys.executable, "train.py"], cwd=task, capture_output=True, text=True, timeout=1800
-    )
+    done = subprocess.run([sys.executable, "train.py"], cwd=task, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         return done.stdout, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
     return done.stdout, ""

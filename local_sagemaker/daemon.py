@@ -14,7 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
+
+from local_sagemaker.account import DEFAULT_REGION
 from local_sagemaker.processes import is_alive
 
 START_TIMEOUT_SECONDS = 60.0
@@ -30,6 +34,11 @@ class CloudInfo:
     pid: int
     endpoint: str
     state_dir: Path
+
+    def client(self, service: str, region: str = DEFAULT_REGION) -> Any:
+        """A boto3 client of this cloud, for tools and tests (notebooks go through ``connect()``)."""
+        session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+        return session.client(service, endpoint_url=self.endpoint)
 
 
 def state_dir() -> Path:

@@ -6,7 +6,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 from tqdm import tqdm
 
 from local_sagemaker import daemon
@@ -33,9 +32,7 @@ def main() -> int:
     os.environ["MAZE_TARGET"] = "local"  # the run command is the offline run, wherever it is started
     state = daemon.state_dir()
     cloud, started = daemon.find_or_start(state, idle_seconds=None)
-    sagemaker = boto3.session.Session(
-        aws_access_key_id="maze", aws_secret_access_key="maze", region_name="us-east-1"
-    ).client("sagemaker", endpoint_url=cloud.endpoint)
+    sagemaker = cloud.client("sagemaker")
     results = []
     try:
         with tqdm(discover(ROOT), desc="maze", unit="task") as progress:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from local_sagemaker import daemon
@@ -19,32 +18,22 @@ def cloud() -> daemon.CloudInfo:
 
 
 @pytest.fixture(scope="session")
-def aws(cloud: daemon.CloudInfo):
-    session = boto3.session.Session(aws_access_key_id="tests", aws_secret_access_key="tests", region_name="us-east-1")
-
-    def client(service: str) -> Any:
-        return session.client(service, endpoint_url=cloud.endpoint)
-
-    return client
+def sm(cloud: daemon.CloudInfo) -> Any:
+    return cloud.client("sagemaker")
 
 
 @pytest.fixture(scope="session")
-def sm(aws):
-    return aws("sagemaker")
-
-
-@pytest.fixture(scope="session")
-def s3(aws):
-    client = aws("s3")
+def s3(cloud: daemon.CloudInfo) -> Any:
+    client = cloud.client("s3")
     client.create_bucket(Bucket=BUCKET)
     return client
 
 
 @pytest.fixture(scope="session")
-def logs(aws):
-    return aws("logs")
+def logs(cloud: daemon.CloudInfo) -> Any:
+    return cloud.client("logs")
 
 
 @pytest.fixture(scope="session")
-def cloudwatch(aws):
-    return aws("cloudwatch")
+def cloudwatch(cloud: daemon.CloudInfo) -> Any:
+    return cloud.client("cloudwatch")

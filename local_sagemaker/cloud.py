@@ -17,7 +17,11 @@ from werkzeug.serving import make_server
 from local_sagemaker.account import ROLE_NAME
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.front import Front
+from local_sagemaker.hosting.api import HostingService
+from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.hosting.runtime import Runtime, error_body
 from local_sagemaker.processes import is_alive
+from local_sagemaker.serving.instance import free_port
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.api import TrainingService
 from local_sagemaker.training.execution import TrainingRunner
@@ -39,14 +43,19 @@ class LocalCloud:
     def __init__(self, state_dir: Path, idle_seconds: float | None = None, port: int = 0) -> None:
         self.state_dir = state_dir
         self.idle_seconds = idle_seconds
-        tags = TagStore()
-        self.training = TrainingService(start_job=lambda record: self.runner.start(record), tags=tags)
-        actions = {**self.training.actions(), **tags.actions()}
-        front = Front(actions, routes={"health": self._health, "clients": self._add_client})
-        self.server = make_server("127.0.0.1", port, front, threaded=True, request_handler=MotoRequestHandler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
         self.aws = LocalAws(self.endpoint)
+        tags = TagStore()
         self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws)
+        self.training = TrainingService(start_job=self.runner.start, tags=tags)
+        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags)
+        self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
+        runtime = Runtime(self.hosting, self.metrics)
+        actions = {**self.training.actions(), **self.hosting.actions(), **tags.actions()}
+        routes = {"health": self._health, "clients": self._add_client}
+        front = Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body)
+        self.server = make_server("127.0.0.1", self.port, front, threaded=True, request_handler=MotoRequestHandler)
         self._clients: set[int] = set()
         self._ever_connected = False
         self._stopping = threading.Event()
@@ -76,6 +85,8 @@ class LocalCloud:
         finally:
             self.connection_file.unlink(missing_ok=True)
             self.runner.shutdown(self.training.running())
+            self.hosting.shutdown()
+            self.metrics.close()
             self.server.shutdown()
 
     def _bootstrap(self) -> None:

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -21,6 +22,9 @@ MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
 Route = Callable[[dict[str, Any]], dict[str, Any]]
+# InvokeEndpoint: endpoint name, body, request headers, region -> status, response headers, body.
+Invoke = Callable[[str, bytes, dict[str, str], str], tuple[int, dict[str, str], bytes]]
+ErrorBody = Callable[[AwsError], tuple[int, list[tuple[str, str]], bytes]]
 
 
 def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
@@ -36,16 +40,21 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
 class Front:
     """WSGI application: routes each request to the project's handlers, to moto, or refuses it."""
 
-    def __init__(self, sagemaker_actions: dict[str, Action], routes: dict[str, Route]) -> None:
+    def __init__(
+        self, sagemaker_actions: dict[str, Action], routes: dict[str, Route], invoke: Invoke, invoke_error: ErrorBody
+    ) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.sagemaker_actions = sagemaker_actions
         self.routes = routes
+        self.invoke, self.invoke_error = invoke, invoke_error
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_local_sagemaker/"):
             return self._own_route(path.removeprefix("/_local_sagemaker/"), environ, start_response)
         region, service = credential_scope(environ) or ("", None)
+        if service == "sagemaker" and path.startswith("/endpoints/") and path.endswith("/invocations"):
+            return self._invoke(unquote(path.split("/")[2]), environ, start_response, region)
         if service == "sagemaker":
             return self._sagemaker(environ, start_response, region)
         if service in MOTO_SERVICES:
@@ -77,6 +86,16 @@ class Front:
         payload = json.dumps(result, default=_json_default).encode()
         return self._send(start_response, 200, [("Content-Type", "application/x-amz-json-1.1")], payload)
 
+    def _invoke(self, name: str, environ: dict[str, Any], start_response: Callable, region: str) -> Iterable[bytes]:
+        headers = {"Content-Type": environ.get("CONTENT_TYPE", ""), "Accept": environ.get("HTTP_ACCEPT", "")}
+        if "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES" in environ:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = environ["HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"]
+        try:
+            status, answer_headers, body = self.invoke(name, self._read_body(environ), headers, region)
+        except AwsError as error:
+            return self._send(start_response, *self.invoke_error(error))
+        return self._send(start_response, status, list(answer_headers.items()), body)
+
     def _own_route(self, name: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         handler = self.routes.get(name)
         if handler is None:
@@ -94,7 +113,7 @@ class Front:
 
     @staticmethod
     def _send(start_response: Callable, status: int, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency"}.get(status, "Error")
         start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 

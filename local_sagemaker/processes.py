@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+# The kernel's "parent death" is the death of the *thread* that forked: children are forked from one
+# thread that lives as long as the local cloud, not from the short-lived threads that ask for them.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+
+
 def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen:
     """Start ``args`` in a new process group, so stopping it stops everything it started."""
-    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
+    return _SPAWNER.submit(
+        subprocess.Popen, args, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
+    ).result()
 
 
 def terminate_group(process: subprocess.Popen, grace_seconds: float) -> None:

@@ -8,15 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import sklearn
-
-from local_sagemaker.account import ACCOUNT_ID
 from local_sagemaker.aws_errors import ResourceInUse, ValidationError
+from local_sagemaker.framework import check_image
+from local_sagemaker.resource_names import arn as resource_arn
+from local_sagemaker.resource_names import check_name
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.record import TrainingJobRecord
 
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>\d+\.\d+)-\d+-cpu-py3$")
 SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
     "CreationTime": lambda r: r.creation_time,
     "Name": lambda r: r.name,
@@ -24,33 +22,11 @@ SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
 }
 
 
-def installed_framework() -> str:
-    """The scikit-learn minor version this machine runs, as it appears in the container's tag (``1.4``)."""
-    return ".".join(sklearn.__version__.split(".")[:2])
-
-
 def _validate(request: dict[str, Any]) -> None:
     """Reject up front what SageMaker rejects, and what the local cloud cannot run the way SageMaker would."""
-    name = request.get("TrainingJobName", "")
-    if not NAME.match(name):
-        raise ValidationError(
-            f"1 validation error detected: Value '{name}' at 'trainingJobName' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-        )
+    check_name(request.get("TrainingJobName", ""), "trainingJobName")
     spec = request.get("AlgorithmSpecification", {})
-    image = spec.get("TrainingImage", "")
-    match = SKLEARN_IMAGE.search(image)
-    if not match:
-        raise ValidationError(
-            f"The local cloud runs the SageMaker scikit-learn framework container only; it cannot run image "
-            f"'{image or spec.get('AlgorithmName', '')}'. Use the SKLearn estimator, or run on AWS (MAZE_TARGET=aws)."
-        )
-    if match["version"] != installed_framework():
-        raise ValidationError(
-            f"Image '{image}' is scikit-learn {match['version']}, but the local cloud runs scikit-learn "
-            f"{sklearn.__version__}. Use framework_version='{installed_framework()}-2' (the version pinned in "
-            "requirements.txt), or run on AWS (MAZE_TARGET=aws)."
-        )
+    check_image(spec.get("TrainingImage") or spec.get("AlgorithmName", ""))
     if spec.get("TrainingInputMode", "File") != "File":
         raise ValidationError(
             f"The local cloud supports TrainingInputMode 'File' only, not '{spec['TrainingInputMode']}'."
@@ -104,7 +80,7 @@ class TrainingService:
     def create(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         _validate(request)
         name = request["TrainingJobName"]
-        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+        arn = resource_arn(region, "training-job", name)
         with self._lock:
             if name in self._jobs:
                 raise ResourceInUse(

@@ -1,0 +1,1 @@
+"""SageMaker hosting, executed for real: models, endpoint configs, endpoints and their runtime."""

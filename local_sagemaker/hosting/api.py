@@ -1,0 +1,254 @@
+"""SageMaker hosting's control plane: models, endpoint configs and endpoints, each executed for real."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from local_sagemaker.aws import LocalAws
+from local_sagemaker.aws_errors import ValidationError
+from local_sagemaker.framework import check_image
+from local_sagemaker.hosting.endpoint import Endpoint
+from local_sagemaker.resource_names import arn, check_name
+from local_sagemaker.serving.instance import InstanceFailed, ModelServer
+from local_sagemaker.tags import TagStore
+from local_sagemaker.training.record import now
+
+MEMORY_SIZES = range(1024, 6145, 1024)
+
+Action = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def _validate_variant(variant: dict[str, Any]) -> None:
+    serverless = variant.get("ServerlessConfig")
+    if serverless is None:
+        if int(variant.get("InitialInstanceCount", 0)) < 1:
+            raise ValidationError("InitialInstanceCount must be at least 1 for an instance-based variant.")
+        return
+    memory, concurrency = serverless.get("MemorySizeInMB"), serverless.get("MaxConcurrency")
+    if memory not in MEMORY_SIZES:
+        raise ValidationError(
+            f"Value '{memory}' at 'serverlessConfig.memorySizeInMB' failed to satisfy constraint: "
+            "Member must be one of 1024, 2048, 3072, 4096, 5120, 6144."
+        )
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= 200:
+        raise ValidationError(
+            f"Value '{concurrency}' at 'serverlessConfig.maxConcurrency' failed to satisfy constraint: "
+            "Member must have value between 1 and 200."
+        )
+
+
+class HostingService:
+    """The records and the endpoints' lifecycles; each endpoint comes up in its own thread."""
+
+    def __init__(self, root: Path, aws: LocalAws, tags: TagStore) -> None:
+        self.root, self.aws, self.tags = root, aws, tags
+        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self._lock = threading.Lock()
+
+    def actions(self) -> dict[str, Action]:
+        return {
+            "CreateModel": self.create_model,
+            "DescribeModel": self.describe_model,
+            "DeleteModel": self.delete_model,
+            "ListModels": lambda request, region: self._list(self.models, "Models", "ModelName", "ModelArn"),
+            "CreateEndpointConfig": self.create_endpoint_config,
+            "DescribeEndpointConfig": self.describe_endpoint_config,
+            "DeleteEndpointConfig": self.delete_endpoint_config,
+            "ListEndpointConfigs": lambda request, region: self._list(
+                self.configs, "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"
+            ),
+            "CreateEndpoint": self.create_endpoint,
+            "DescribeEndpoint": self.describe_endpoint,
+            "UpdateEndpoint": self.update_endpoint,
+            "DeleteEndpoint": self.delete_endpoint,
+            "ListEndpoints": self.list_endpoints,
+        }
+
+    # models -------------------------------------------------------------------------------
+    def create_model(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        name = check_name(request.get("ModelName", ""), "modelName")
+        containers = [request["PrimaryContainer"]] if "PrimaryContainer" in request else request.get("Containers", [])
+        if len(containers) != 1:
+            raise ValidationError("The local cloud hosts models with exactly one container (PrimaryContainer).")
+        check_image(containers[0].get("Image", ""))
+        with self._lock:
+            if name in self.models:
+                raise ValidationError(f'Cannot create already existing model "{arn(region, "model", name)}".')
+            record = {
+                **request,
+                "PrimaryContainer": containers[0],
+                "ModelArn": arn(region, "model", name),
+                "CreationTime": now(),
+                "EnableNetworkIsolation": request.get("EnableNetworkIsolation", False),
+            }
+            record.pop("Tags", None)
+            record.pop("Containers", None)
+            self.models[name] = record
+        self.tags.register(record["ModelArn"], request.get("Tags"))
+        return {"ModelArn": record["ModelArn"]}
+
+    def describe_model(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        return self._get(self.models, request.get("ModelName", ""), "model", region)
+
+    def delete_model(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        self._get(self.models, request.get("ModelName", ""), "model", region)
+        with self._lock:
+            del self.models[request["ModelName"]]
+        return {}
+
+    # endpoint configs ---------------------------------------------------------------------
+    def create_endpoint_config(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        name = check_name(request.get("EndpointConfigName", ""), "endpointConfigName")
+        variants = request.get("ProductionVariants", [])
+        if len(variants) != 1:
+            raise ValidationError("The local cloud hosts endpoint configs with exactly one production variant.")
+        _validate_variant(variants[0])
+        with self._lock:
+            if variants[0].get("ModelName") not in self.models:
+                raise ValidationError(
+                    f'Could not find model "{arn(region, "model", variants[0].get("ModelName", ""))}".'
+                )
+            if name in self.configs:
+                raise ValidationError(
+                    f'Cannot create already existing endpoint configuration "{arn(region, "endpoint-config", name)}".'
+                )
+            record = {**request, "EndpointConfigArn": arn(region, "endpoint-config", name), "CreationTime": now()}
+            record.pop("Tags", None)
+            self.configs[name] = record
+        self.tags.register(record["EndpointConfigArn"], request.get("Tags"))
+        return {"EndpointConfigArn": record["EndpointConfigArn"]}
+
+    def describe_endpoint_config(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        return self._get(self.configs, request.get("EndpointConfigName", ""), "endpoint-config", region)
+
+    def delete_endpoint_config(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        self._get(self.configs, request.get("EndpointConfigName", ""), "endpoint-config", region)
+        with self._lock:
+            del self.configs[request["EndpointConfigName"]]
+        return {}
+
+    # endpoints ----------------------------------------------------------------------------
+    def create_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        name = check_name(request.get("EndpointName", ""), "endpointName")
+        config = self.describe_endpoint_config({"EndpointConfigName": request.get("EndpointConfigName", "")}, region)
+        with self._lock:
+            if name in self.endpoints:
+                raise ValidationError(f'Cannot create already existing endpoint "{arn(region, "endpoint", name)}".')
+            endpoint = self.endpoints[name] = Endpoint(name, arn(region, "endpoint", name), config)
+        self.tags.register(endpoint.arn, request.get("Tags"))
+        threading.Thread(target=self._bring_up, args=(endpoint, config, region), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def update_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        endpoint = self.endpoint(request.get("EndpointName", ""), region)
+        config = self.describe_endpoint_config({"EndpointConfigName": request.get("EndpointConfigName", "")}, region)
+        if endpoint.status != "InService":
+            raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        endpoint.set_status("Updating")
+        threading.Thread(target=self._bring_up, args=(endpoint, config, region), daemon=True).start()
+        return {"EndpointArn": endpoint.arn}
+
+    def describe_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        endpoint = self.endpoint(request.get("EndpointName", ""), region)
+        images = {name: model["PrimaryContainer"].get("Image", "") for name, model in self.models.items()}
+        return endpoint.describe(images)
+
+    def delete_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        endpoint = self.endpoint(request.get("EndpointName", ""), region)
+        with self._lock:
+            self.endpoints.pop(endpoint.name, None)
+        endpoint.set_status("Deleting")
+        self._stop(endpoint.instances)
+        return {}
+
+    def list_endpoints(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            endpoints = sorted(self.endpoints.values(), key=lambda e: e.creation_time, reverse=True)
+        name_contains = request.get("NameContains")
+        status = request.get("StatusEquals")
+        return {
+            "Endpoints": [
+                e.summary()
+                for e in endpoints
+                if (name_contains is None or name_contains in e.name) and (status is None or status == e.status)
+            ]
+        }
+
+    def endpoint(self, name: str, region: str) -> Endpoint:
+        with self._lock:
+            endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(f'Could not find endpoint "{arn(region, "endpoint", name)}".')
+        return endpoint
+
+    def shutdown(self) -> None:
+        with self._lock:
+            endpoints = list(self.endpoints.values())
+            self.endpoints.clear()
+        for endpoint in endpoints:
+            self._stop(endpoint.instances)
+
+    # the instances behind an endpoint -----------------------------------------------------
+    def _bring_up(self, endpoint: Endpoint, config: dict[str, Any], region: str) -> None:
+        """Start the config's instances; swap them in when all pass /ping, or fail (an update rolls back)."""
+        variant = config["ProductionVariants"][0]
+        model = self.models.get(variant["ModelName"])
+        count = 1 if variant.get("ServerlessConfig") else int(variant.get("InitialInstanceCount", 1))
+        servers = [
+            ModelServer(
+                root=self.root / endpoint.name / f"i-{uuid.uuid4().hex[:17]}",
+                container=(model or {}).get("PrimaryContainer", {}),
+                aws=self.aws,
+                region=region,
+                log_group=f"/aws/sagemaker/Endpoints/{endpoint.name}",
+                log_stream="",
+            )
+            for _ in range(count)
+        ]
+        for server in servers:
+            server.log_stream = f"{variant['VariantName']}/{server.root.name}"
+        updating = endpoint.status == "Updating"
+        try:
+            if model is None:
+                raise InstanceFailed(f'Could not find model "{arn(region, "model", variant["ModelName"])}".')
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                list(pool.map(ModelServer.start, servers))
+        except InstanceFailed as error:
+            self._stop(servers)
+            if updating:
+                endpoint.set_status("InService", f"Update failed: {error}")
+            else:
+                endpoint.set_status("Failed", str(error))
+            return
+        with endpoint.lock:
+            retired, endpoint.instances = endpoint.instances, servers
+            endpoint.config = config
+        endpoint.set_status("InService")
+        self._stop(retired)
+        if self.endpoints.get(endpoint.name) is not endpoint:  # deleted while it came up
+            self._stop(servers)
+
+    @staticmethod
+    def _stop(servers: list[ModelServer]) -> None:
+        for server in servers:
+            server.stop()
+
+    def _get(self, records: dict[str, dict[str, Any]], name: str, kind: str, region: str) -> dict[str, Any]:
+        with self._lock:
+            record = records.get(name)
+        if record is None:
+            label = {"model": "model", "endpoint-config": "endpoint configuration"}[kind]
+            raise ValidationError(f'Could not find {label} "{arn(region, kind, name)}".')
+        return dict(record)
+
+    def _list(self, records: dict[str, dict[str, Any]], key: str, name_key: str, arn_key: str) -> dict[str, Any]:
+        with self._lock:
+            items = sorted(records.values(), key=lambda r: r["CreationTime"], reverse=True)
+        return {key: [{name_key: r[name_key], arn_key: r[arn_key], "CreationTime": r["CreationTime"]} for r in items]}

@@ -1,0 +1,81 @@
+"""An endpoint: its record as DescribeEndpoint shows it, and the instances that serve it."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from local_sagemaker.serving.instance import ModelServer
+from local_sagemaker.training.record import now
+
+
+@dataclass
+class Endpoint:
+    name: str
+    arn: str
+    config: dict[str, Any]
+    status: str = "Creating"
+    failure_reason: str | None = None
+    creation_time: datetime = field(default_factory=now)
+    last_modified_time: datetime = field(default_factory=now)
+    instances: list[ModelServer] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _turn: itertools.count = field(default_factory=itertools.count, repr=False)
+
+    @property
+    def variant(self) -> dict[str, Any]:
+        return self.config["ProductionVariants"][0]
+
+    @property
+    def serverless(self) -> dict[str, Any] | None:
+        return self.variant.get("ServerlessConfig")
+
+    def next_instance(self) -> ModelServer | None:
+        """Round robin over the instances, as the endpoint's load balancer spreads requests."""
+        with self.lock:
+            if not self.instances:
+                return None
+            return self.instances[next(self._turn) % len(self.instances)]
+
+    def set_status(self, status: str, failure_reason: str | None = None) -> None:
+        with self.lock:
+            self.status, self.failure_reason, self.last_modified_time = status, failure_reason, now()
+
+    def describe(self, images: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            variant: dict[str, Any] = {
+                "VariantName": self.variant["VariantName"],
+                "DeployedImages": [{"SpecifiedImage": images.get(self.variant["ModelName"], "")}],
+                "CurrentWeight": float(self.variant.get("InitialVariantWeight", 1.0)),
+                "DesiredWeight": float(self.variant.get("InitialVariantWeight", 1.0)),
+            }
+            if self.serverless:
+                variant["CurrentServerlessConfig"] = variant["DesiredServerlessConfig"] = dict(self.serverless)
+            else:
+                variant["CurrentInstanceCount"] = len(self.instances) if self.status == "InService" else 0
+                variant["DesiredInstanceCount"] = self.variant.get("InitialInstanceCount", 1)
+            out = {
+                "EndpointName": self.name,
+                "EndpointArn": self.arn,
+                "EndpointConfigName": self.config["EndpointConfigName"],
+                "ProductionVariants": [variant],
+                "EndpointStatus": self.status,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified_time,
+            }
+            if self.failure_reason:
+                out["FailureReason"] = self.failure_reason
+            return out
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "EndpointName": self.name,
+                "EndpointArn": self.arn,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified_time,
+                "EndpointStatus": self.status,
+            }

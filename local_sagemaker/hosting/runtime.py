@@ -1,0 +1,127 @@
+"""InvokeEndpoint: the request goes to one of the endpoint's instances, the answer comes back as AWS gives it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+
+from local_sagemaker.account import ACCOUNT_ID
+from local_sagemaker.aws_errors import AwsError
+from local_sagemaker.hosting.api import HostingService
+from local_sagemaker.hosting.endpoint import Endpoint
+from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
+
+REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
+SERVERLESS_PAYLOAD_LIMIT = 4 * 1024 * 1024
+INVOCATION_TIMEOUT_SECONDS = 60
+
+
+class ModelError(AwsError):
+    """A non-2xx answer of the container, relayed as SageMaker Runtime does (HTTP 424)."""
+
+    def __init__(self, endpoint: Endpoint, region: str, status: int, body: str, stream: str) -> None:
+        kind = "client" if 400 <= status < 500 else "server"
+        group = f"/aws/sagemaker/Endpoints/{endpoint.name}"
+        message = (
+            f'Received {kind} error ({status}) from primary with message "{body}". See '
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:group={group} "
+            f"in account {ACCOUNT_ID} for more information."
+        )
+        super().__init__("ModelError", message, status=424)
+        self.fields = {
+            "OriginalStatusCode": status,
+            "OriginalMessage": body,
+            "LogStreamArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}",
+            "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
+        }
+        self.stream = stream
+
+
+class Runtime:
+    """Routes invocations; enforces payload limits and a serverless endpoint's MaxConcurrency."""
+
+    def __init__(self, hosting: HostingService, metrics: InvocationMetrics) -> None:
+        self.hosting, self.metrics = hosting, metrics
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, name: str, body: bytes, headers: dict[str, str], region: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            endpoint = self.hosting.endpoint(name, region)
+        except AwsError:
+            endpoint = None
+        if endpoint is None or endpoint.status not in ("InService", "Updating"):
+            raise AwsError("ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
+        limit = SERVERLESS_PAYLOAD_LIMIT if endpoint.serverless else REAL_TIME_PAYLOAD_LIMIT
+        if len(body) > limit:
+            raise AwsError(
+                "ValidationError", f"Received payload of {len(body)} bytes, which exceeds the limit of {limit} bytes."
+            )
+        variant = endpoint.variant["VariantName"]
+        self._admit(endpoint, region)
+        started = time.perf_counter()
+        try:
+            status, answer_headers, answer = self._forward(endpoint, body, headers, region)
+        finally:
+            with self._lock:
+                self._in_flight[name] -= 1
+        self.metrics.record(region, name, variant, "Invocations", 1)
+        self.metrics.record(region, name, variant, "ModelLatency", (time.perf_counter() - started) * 1e6)
+        if status >= 400:
+            self.metrics.record(region, name, variant, f"Invocation{status // 100}XXErrors", 1)
+        return status, answer_headers, answer
+
+    def _admit(self, endpoint: Endpoint, region: str) -> None:
+        limit = endpoint.serverless["MaxConcurrency"] if endpoint.serverless else None
+        with self._lock:
+            in_flight = self._in_flight.get(endpoint.name, 0)
+            if limit is not None and in_flight >= limit:
+                throttled = True
+            else:
+                throttled = False
+                self._in_flight[endpoint.name] = in_flight + 1
+        if throttled:
+            self.metrics.record(region, endpoint.name, endpoint.variant["VariantName"], "Invocation4XXErrors", 1)
+            raise AwsError("ThrottlingException", "Rate exceeded")
+
+    def _forward(
+        self, endpoint: Endpoint, body: bytes, headers: dict[str, str], region: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        instance = endpoint.next_instance()
+        if instance is None:
+            raise AwsError("ValidationError", f"Endpoint {endpoint.name} of account {ACCOUNT_ID} not found.")
+        forwarded = {k: v for k, v in headers.items() if k in ("Content-Type", "Accept")}
+        if "X-Amzn-SageMaker-Custom-Attributes" in headers:
+            forwarded["X-Amzn-SageMaker-Custom-Attributes"] = headers["X-Amzn-SageMaker-Custom-Attributes"]
+        # A new loopback connection per request (about 0.1 ms): a pooled one could have been closed by
+        # gunicorn's keep-alive timeout, and a request must never be retried, it may have run already.
+        connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=INVOCATION_TIMEOUT_SECONDS)
+        try:
+            connection.request("POST", "/invocations", body=body, headers=forwarded)
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            # The container dropped the request (a worker killed at its timeout, or crashed).
+            raise ModelError(endpoint, region, 502, f"The model server closed the connection: {error!r}", "") from error
+        finally:
+            connection.close()
+        if response.status >= 400:
+            text = answer.decode("utf-8", errors="replace")
+            raise ModelError(endpoint, region, response.status, text, instance.log_stream)
+        out_headers = {
+            "Content-Type": response.getheader("Content-Type", "application/json"),
+            "x-Amzn-Invoked-Production-Variant": endpoint.variant["VariantName"],
+        }
+        return 200, out_headers, answer
+
+
+def error_body(error: AwsError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """SageMaker Runtime speaks rest-json: the error type in a header, the fields in the body."""
+    fields = {"message": error.message, **getattr(error, "fields", {})}
+    return (
+        error.status,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", error.code)],
+        json.dumps(fields).encode(),
+    )

@@ -1,0 +1,174 @@
+"""One endpoint instance: the model and code from S3 in its own /opt/ml, gunicorn on a loopback port."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from local_sagemaker.aws import LocalAws
+from local_sagemaker.cloudwatch_logs import LogStreamWriter
+from local_sagemaker.processes import spawn, terminate_group
+from local_sagemaker.training.workspace import split_s3_uri
+
+# How long /ping may answer errors before the health check fails (AWS waits longer; the verdict is the same).
+PING_ERROR_SECONDS = 10.0
+PING_TIMEOUT_SECONDS = 120.0
+
+
+class InstanceFailed(Exception):
+    """The instance could not start serving; the message is the endpoint's FailureReason."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ModelServer:
+    """The scikit-learn serving container on one 'instance'; its log goes to the endpoint's log group."""
+
+    def __init__(
+        self,
+        root: Path,
+        container: dict[str, Any],
+        aws: LocalAws,
+        region: str,
+        log_group: str,
+        log_stream: str,
+    ) -> None:
+        self.root, self.container, self.aws, self.region = root, container, aws, region
+        self.log_group, self.log_stream = log_group, log_stream
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.recent: deque[str] = deque(maxlen=60)
+        self._log: LogStreamWriter | None = None
+        self._pump: threading.Thread | None = None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self.container.get("Environment", {}))
+
+    def start(self) -> None:
+        """Download model and code, start gunicorn, and wait until /ping answers 200."""
+        self._log = LogStreamWriter(self.aws.client("logs", self.region), self.log_group, self.log_stream)
+        self._prepare()
+        env = self.environment
+        workers = env.get("SAGEMAKER_MODEL_SERVER_WORKERS") or str(os.cpu_count() or 1)
+        timeout = env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60")
+        self.port = free_port()
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "--timeout", timeout,
+            "-k", "gevent",
+            "-b", f"127.0.0.1:{self.port}",
+            "--worker-connections", str(1000 * int(workers)),
+            "-w", workers,
+            "--log-level", "info",
+            "--no-control-socket",
+            "local_sagemaker.serving.container:app",
+        ]  # fmt: skip
+        process_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", str(self.root)),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "TRUE",
+            "SAGEMAKER_BASE_DIR": str(self.root),
+            **self.aws.environment(self.region),
+            **env,
+        }
+        self.process = spawn(
+            command,
+            cwd=self.root,
+            env=process_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self._pump = threading.Thread(target=self._pump_log, name=f"log:{self.log_stream}", daemon=True)
+        self._pump.start()
+        self._wait_for_ping()
+
+    def _prepare(self) -> None:
+        s3 = self.aws.client("s3", self.region)
+        for folder in ("model", "code"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        sources = {
+            "model": self.container.get("ModelDataUrl"),
+            "code": self.environment.get("SAGEMAKER_SUBMIT_DIRECTORY"),
+        }
+        for folder, uri in sources.items():
+            if not uri:
+                continue
+            if not uri.startswith("s3://"):
+                raise InstanceFailed(f"The local cloud reads model data and code from S3 only, not from '{uri}'.")
+            bucket, key = split_s3_uri(uri)
+            archive = self.root / f"{folder}.tar.gz"
+            try:
+                s3.download_file(bucket, key, str(archive))
+            except Exception as error:  # botocore's 404 and 403 alike: the object cannot be had
+                raise InstanceFailed(
+                    f'Failed to download model data for container "container_1" from URL: "{uri}". Please ensure '
+                    "that there is an object located at the URL and that the role passed to CreateModel has "
+                    f"permissions to download the object. ({error})"
+                ) from error
+            with tarfile.open(archive) as tar:
+                tar.extractall(self.root / folder, filter="data")
+
+    def _wait_for_ping(self) -> None:
+        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+        failing_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise InstanceFailed(self._health_check_failure("the model server exited"))
+            status = self.ping()
+            if status == 200:
+                return
+            if status is not None:
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > PING_ERROR_SECONDS:
+                    raise InstanceFailed(self._health_check_failure(f"/ping answered {status}"))
+            time.sleep(0.1)
+        raise InstanceFailed(self._health_check_failure("/ping never answered"))
+
+    def _health_check_failure(self, what: str) -> str:
+        cause = next((line for line in reversed(self.recent) if "Error" in line or "error" in line), "")
+        detail = f" Local cloud: {what}; last error in the container log: {cause.strip()}" if cause else f" ({what})"
+        return (
+            "The primary container for production variant AllTraffic did not pass the ping health check. "
+            "Please check CloudWatch logs for this endpoint." + detail
+        )[:1024]
+
+    def ping(self) -> int | None:
+        """The status of GET /ping, or None when nothing answers."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/ping")
+            return connection.getresponse().status
+        except OSError:
+            return None
+        finally:
+            connection.close()
+
+    def _pump_log(self) -> None:
+        for line in self.process.stdout:
+            self.recent.append(line)
+            self._log.write(line)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            terminate_group(self.process, grace_seconds=5.0)
+            self._pump.join(timeout=5)
+        if self._log is not None:
+            self._log.close()

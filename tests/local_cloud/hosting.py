@@ -1,0 +1,84 @@
+"""Deploy models to the local cloud with plain boto3, as the SDK's deploy() does."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from typing import Any
+
+import joblib
+from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier
+
+from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, unique, upload_source
+
+MODEL_FN = """
+import os, joblib
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+"""
+
+
+def upload_model(s3: Any) -> str:
+    """A forest trained on the digits' pixel array, as model.tar.gz."""
+    x, y = load_digits(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    raw = io.BytesIO()
+    joblib.dump(forest, raw)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("model.joblib")
+        info.size = raw.tell()
+        raw.seek(0)
+        tar.addfile(info, raw)
+    key = f"models/{unique('forest')}/model.tar.gz"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=archive.getvalue())
+    return f"s3://{BUCKET}/{key}"
+
+
+def create_model(sm: Any, s3: Any, model_data: str, script: str = MODEL_FN, **environment: str) -> str:
+    name = unique("model")
+    source = upload_source(s3, {"predict.py": script}, f"{name}/sourcedir.tar.gz")
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": model_data,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "predict.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": source,
+                "SAGEMAKER_REGION": "us-east-1",
+                **environment,
+            },
+        },
+    )
+    return name
+
+
+def create_config(sm: Any, model: str, instances: int = 1, serverless: dict[str, int] | None = None) -> str:
+    name = unique("config")
+    variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": model, "InitialVariantWeight": 1.0}
+    if serverless:
+        variant["ServerlessConfig"] = serverless
+    else:
+        variant.update(InitialInstanceCount=instances, InstanceType="ml.m5.large")
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+    return name
+
+
+def deploy(sm: Any, config: str) -> str:
+    name = unique("endpoint")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    return name
+
+
+def wait_endpoint(sm: Any, name: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = sm.describe_endpoint(EndpointName=name)
+        if description["EndpointStatus"] not in ("Creating", "Updating"):
+            return description
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} still {description['EndpointStatus']}")

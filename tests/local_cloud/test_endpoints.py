@@ -1,0 +1,210 @@
+"""Real-time endpoints: the lifecycle, the serving container's contract, and bad input that leaves them serving."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+from sklearn.datasets import load_digits
+
+from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
+from tests.local_cloud.jobs import BUCKET
+
+DIGITS = load_digits().data
+
+
+def csv_rows(rows: np.ndarray) -> str:
+    return "\n".join(",".join(str(v) for v in row) for row in rows)
+
+
+@pytest.fixture(scope="module")
+def model_data(s3) -> str:
+    return upload_model(s3)
+
+
+@pytest.fixture(scope="module")
+def endpoint(sm, s3, model_data) -> str:
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data)))
+    assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+    yield name
+    sm.delete_endpoint(EndpointName=name)
+
+
+@pytest.fixture(scope="module")
+def runtime(cloud):
+    return cloud.client("sagemaker-runtime")
+
+
+def invoke(
+    runtime, endpoint: str, body, content_type: str = "text/csv", accept: str | None = None
+) -> tuple[str, bytes]:
+    extra = {"Accept": accept} if accept else {}
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, **extra)
+    return answer["ContentType"], answer["Body"].read()
+
+
+def serves(runtime, endpoint: str) -> bool:
+    content_type, body = invoke(runtime, endpoint, csv_rows(DIGITS[:3]))
+    return json.loads(body) == [0, 1, 2]
+
+
+def test_an_endpoint_goes_creating_then_in_service(sm, s3, model_data, logs) -> None:
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data)))
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating"
+    description = wait_endpoint(sm, name)
+    assert description["EndpointStatus"] == "InService"
+    variant = description["ProductionVariants"][0]
+    assert (variant["VariantName"], variant["CurrentInstanceCount"]) == ("AllTraffic", 1)
+    assert name in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    streams = logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["logStreams"]
+    assert [s["logStreamName"].split("/")[0] for s in streams] == ["AllTraffic"]
+    sm.delete_endpoint(EndpointName=name)
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sm.describe_endpoint(EndpointName=name)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "expected_type", "decode"),
+    [
+        (csv_rows(DIGITS[:3]), "text/csv", None, "application/json", json.loads),
+        (json.dumps(DIGITS[:3].tolist()), "application/json", "text/csv", "text/csv; charset=utf-8",
+         lambda b: [int(float(v)) for v in b.decode().split()]),
+        (None, "application/x-npy", "application/x-npy", "application/x-npy",
+         lambda b: np.load(io.BytesIO(b)).tolist()),
+    ],
+    ids=["csv-in-json-out", "json-in-csv-out", "npy-both-ways"],
+)  # fmt: skip
+def test_the_containers_content_types(runtime, endpoint, body, content_type, accept, expected_type, decode) -> None:
+    if body is None:
+        buffer = io.BytesIO()
+        np.save(buffer, DIGITS[:3])
+        body = buffer.getvalue()
+    answer_type, answer = invoke(runtime, endpoint, body, content_type, accept)
+    assert answer_type == expected_type
+    assert decode(answer) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "in_message"),
+    [
+        (csv_rows(DIGITS[:1]), "text/csv", None, "500"),  # the container squeezes one row to 1-D
+        ("1,2,three\n4,5,6", "text/csv", None, "500"),
+        (csv_rows(DIGITS[:2, :10]), "text/csv", None, "500"),
+        ("", "text/csv", None, "500"),
+        ("1,2", "text/plain", None, "500"),  # unsupported content types answer 500, not 415
+        (csv_rows(DIGITS[:2]), "text/csv", "application/xml", "500"),
+        (csv_rows(DIGITS[:2]), "text/csv; charset=utf-8", None, "500"),  # exact match only
+    ],
+    ids=["single-row", "malformed", "wrong-feature-count", "empty", "content-type", "accept", "charset"],
+)
+def test_bad_input_is_a_model_error_and_the_endpoint_keeps_serving(
+    runtime, endpoint, body, content_type, accept, in_message
+) -> None:
+    with pytest.raises(ClientError) as error:
+        invoke(runtime, endpoint, body, content_type, accept)
+    response = error.value.response
+    assert response["Error"]["Code"] == "ModelError"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert response["OriginalStatusCode"] == 500
+    assert f"Received server error ({in_message}) from primary" in response["Error"]["Message"]
+    assert f"/aws/sagemaker/Endpoints/{endpoint}" in response["Error"]["Message"]
+    assert serves(runtime, endpoint)
+
+
+def test_npy_with_pickled_objects_is_refused(runtime, endpoint) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ClientError, match="ModelError"):
+        invoke(runtime, endpoint, buffer.getvalue(), "application/x-npy")
+    assert serves(runtime, endpoint)
+
+
+def test_an_unknown_endpoint_is_a_validation_error(runtime) -> None:
+    with pytest.raises(ClientError) as error:
+        invoke(runtime, "no-such-endpoint", "1,2")
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert "Endpoint no-such-endpoint of account 123456789012 not found." in error.value.response["Error"]["Message"]
+
+
+def test_a_payload_over_6_mb_is_refused(runtime, endpoint) -> None:
+    with pytest.raises(ClientError) as error:
+        invoke(runtime, endpoint, "0," * (3 * 1024 * 1024 + 1))
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert serves(runtime, endpoint)
+
+
+@pytest.mark.parametrize(
+    ("script", "cause"),
+    [
+        ("import os\n", "Please provide a model_fn implementation"),
+        ("def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n", "weights are corrupt"),
+    ],
+    ids=["model_fn-missing", "model_fn-raises"],
+)
+def test_a_model_that_cannot_load_fails_the_endpoint_with_its_cause(sm, s3, model_data, script, cause) -> None:
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data, script)))
+    description = wait_endpoint(sm, name)
+    assert description["EndpointStatus"] == "Failed"
+    assert "did not pass the ping health check" in description["FailureReason"]
+    assert cause in description["FailureReason"]
+
+
+def test_missing_model_data_fails_the_endpoint(sm, s3) -> None:
+    uri = f"s3://{BUCKET}/models/none/model.tar.gz"
+    description = wait_endpoint(sm, deploy(sm, create_config(sm, create_model(sm, s3, uri))))
+    assert description["EndpointStatus"] == "Failed"
+    assert (
+        f'Failed to download model data for container "container_1" from URL: "{uri}"' in description["FailureReason"]
+    )
+
+
+def test_a_predict_past_the_worker_timeout_fails_and_the_endpoint_recovers(sm, s3, model_data, runtime) -> None:
+    # A busy loop: gevent workers only miss their heartbeat (and get killed) when the CPU work blocks them.
+    slow = (
+        "import os, time, joblib\n"
+        "def model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
+        "def predict_fn(data, model):\n"
+        "    end = time.time() + (30 if data[0][0] == 9 else 0)\n"
+        "    while time.time() < end:\n        pass\n"
+        "    return model.predict(data)\n"
+    )
+    model = create_model(sm, s3, model_data, slow, SAGEMAKER_MODEL_SERVER_TIMEOUT="2")
+    name = deploy(sm, create_config(sm, model))
+    assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+    started = time.monotonic()
+    with pytest.raises(ClientError) as error:
+        invoke(runtime, name, "9,1\n9,1")
+    assert error.value.response["Error"]["Code"] == "ModelError"
+    assert time.monotonic() - started < 20, "the worker is killed at its timeout"
+    assert serves(runtime, name)
+    sm.delete_endpoint(EndpointName=name)
+
+
+def test_a_killed_worker_is_replaced(runtime, endpoint, cloud) -> None:
+    workers = [
+        p
+        for p in psutil.Process(cloud.pid).children(recursive=True)
+        if "gunicorn" in " ".join(p.cmdline()) and endpoint in str(p.cwd()) and p.parent().pid != cloud.pid
+    ]
+    assert workers, "the endpoint's gunicorn workers"
+    os.kill(workers[0].pid, signal.SIGKILL)
+    assert all(serves(runtime, endpoint) for _ in range(6))
+
+
+def test_deleting_an_endpoint_stops_its_processes(sm, s3, model_data, cloud) -> None:
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data)))
+    wait_endpoint(sm, name)
+
+    def processes() -> list[psutil.Process]:
+        return [p for p in psutil.Process(cloud.pid).children(recursive=True) if name in str(p.cwd())]
+
+    assert len(processes()) >= 2, "gunicorn's master and workers"
+    sm.delete_endpoint(EndpointName=name)
+    assert processes() == []

@@ -19,6 +19,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = Path(tempfile.mkdtemp(prefix="maze-state-"))
     os.environ["MAZE_STATE_DIR"] = str(state)
     os.environ.pop("MAZE_TARGET", None)
+    # Serverless endpoints give their instance back after 3 s idle, so a test sees a cold start.
+    os.environ["MAZE_SERVERLESS_IDLE_SECONDS"] = "3"
     session.config.stash[STATE] = state
     daemon.find_or_start(state, idle_seconds=None)
 

@@ -35,10 +35,10 @@ class CloudInfo:
     endpoint: str
     state_dir: Path
 
-    def client(self, service: str, region: str = DEFAULT_REGION) -> Any:
+    def client(self, service: str, region: str = DEFAULT_REGION, **options: Any) -> Any:
         """A boto3 client of this cloud, for tools and tests (notebooks go through ``connect()``)."""
         session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
-        return session.client(service, endpoint_url=self.endpoint)
+        return session.client(service, endpoint_url=self.endpoint, **options)
 
 
 def state_dir() -> Path:

@@ -13,7 +13,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-FIGURE = re.compile(r"^\s*(precision|recall|f1|accuracy)\s*[:=]\s*([0-9]*\.?[0-9]+)\s*$", re.MULTILINE)
+FIGURE = re.compile(
+    r"^\s*(precision|recall|f1|accuracy|throughput|throttled)\s*[:=]\s*([0-9]*\.?[0-9]+)\b(?!\.)", re.MULTILINE
+)
 
 
 @dataclass

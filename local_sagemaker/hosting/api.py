@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,8 @@ from local_sagemaker.tags import TagStore
 from local_sagemaker.training.record import now
 
 MEMORY_SIZES = range(1024, 6145, 1024)
+# How long a serverless endpoint keeps its instance without requests (AWS: minutes, not documented).
+SERVERLESS_IDLE_SECONDS = float(os.environ.get("MAZE_SERVERLESS_IDLE_SECONDS", "120"))
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -51,6 +55,8 @@ class HostingService:
         self.configs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        threading.Thread(target=self._scale_to_zero, name="serverless-scaler", daemon=True).start()
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -189,6 +195,7 @@ class HostingService:
         return endpoint
 
     def shutdown(self) -> None:
+        self._closing.set()
         with self._lock:
             endpoints = list(self.endpoints.values())
             self.endpoints.clear()
@@ -201,19 +208,7 @@ class HostingService:
         variant = config["ProductionVariants"][0]
         model = self.models.get(variant["ModelName"])
         count = 1 if variant.get("ServerlessConfig") else int(variant.get("InitialInstanceCount", 1))
-        servers = [
-            ModelServer(
-                root=self.root / endpoint.name / f"i-{uuid.uuid4().hex[:17]}",
-                container=(model or {}).get("PrimaryContainer", {}),
-                aws=self.aws,
-                region=region,
-                log_group=f"/aws/sagemaker/Endpoints/{endpoint.name}",
-                log_stream="",
-            )
-            for _ in range(count)
-        ]
-        for server in servers:
-            server.log_stream = f"{variant['VariantName']}/{server.root.name}"
+        servers = [self._new_server(endpoint.name, variant, model, region) for _ in range(count)]
         updating = endpoint.status == "Updating"
         try:
             if model is None:
@@ -234,6 +229,51 @@ class HostingService:
         self._stop(retired)
         if self.endpoints.get(endpoint.name) is not endpoint:  # deleted while it came up
             self._stop(servers)
+
+    def _new_server(
+        self, endpoint: str, variant: dict[str, Any], model: dict[str, Any] | None, region: str
+    ) -> ModelServer:
+        instance = f"i-{uuid.uuid4().hex[:17]}"
+        serverless = variant.get("ServerlessConfig")
+        return ModelServer(
+            root=self.root / endpoint / instance,
+            container=(model or {}).get("PrimaryContainer", {}),
+            aws=self.aws,
+            region=region,
+            log_group=f"/aws/sagemaker/Endpoints/{endpoint}",
+            log_stream=f"{variant['VariantName']}/{instance}",
+            memory_limit_mb=serverless["MemorySizeInMB"] if serverless else None,
+        )
+
+    def warm(self, endpoint: Endpoint, region: str) -> float | None:
+        """A serverless endpoint scaled to zero starts an instance first: the cold start, in seconds."""
+        with endpoint.scaling:
+            if endpoint.instances:
+                return None
+            started = time.perf_counter()
+            server = self._new_server(
+                endpoint.name, endpoint.variant, self.models.get(endpoint.variant["ModelName"]), region
+            )
+            try:
+                server.start()
+            except InstanceFailed:
+                server.stop()
+                raise
+            with endpoint.lock:
+                endpoint.instances = [server]
+            return time.perf_counter() - started
+
+    def _scale_to_zero(self) -> None:
+        """Serverless endpoints give their instance back after SERVERLESS_IDLE_SECONDS without requests."""
+        while not self._closing.wait(1.0):
+            with self._lock:
+                endpoints = [e for e in self.endpoints.values() if e.serverless and e.status == "InService"]
+            for endpoint in endpoints:
+                with endpoint.scaling:
+                    if endpoint.instances and endpoint.idle_for() >= SERVERLESS_IDLE_SECONDS:
+                        with endpoint.lock:
+                            retired, endpoint.instances = endpoint.instances, []
+                        self._stop(retired)
 
     @staticmethod
     def _stop(servers: list[ModelServer]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,10 @@ class Endpoint:
     creation_time: datetime = field(default_factory=now)
     last_modified_time: datetime = field(default_factory=now)
     instances: list[ModelServer] = field(default_factory=list)
+    in_flight: int = 0
+    last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    scaling: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _turn: itertools.count = field(default_factory=itertools.count, repr=False)
 
     @property
@@ -32,6 +36,23 @@ class Endpoint:
     @property
     def serverless(self) -> dict[str, Any] | None:
         return self.variant.get("ServerlessConfig")
+
+    def admit(self) -> int | None:
+        """Count a request in; None when a serverless endpoint is at its MaxConcurrency (throttled)."""
+        with self.lock:
+            if self.serverless and self.in_flight >= self.serverless["MaxConcurrency"]:
+                return None
+            self.in_flight += 1
+            return self.in_flight
+
+    def release(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+            self.last_used = time.monotonic()
+
+    def idle_for(self) -> float:
+        with self.lock:
+            return 0.0 if self.in_flight else time.monotonic() - self.last_used
 
     def next_instance(self) -> ModelServer | None:
         """Round robin over the instances, as the endpoint's load balancer spreads requests."""

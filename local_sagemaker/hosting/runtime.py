@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 
 from local_sagemaker.account import ACCOUNT_ID
@@ -12,6 +11,7 @@ from local_sagemaker.aws_errors import AwsError
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.serving.instance import InstanceFailed
 
 REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
 SERVERLESS_PAYLOAD_LIMIT = 4 * 1024 * 1024
@@ -44,8 +44,6 @@ class Runtime:
 
     def __init__(self, hosting: HostingService, metrics: InvocationMetrics) -> None:
         self.hosting, self.metrics = hosting, metrics
-        self._in_flight: dict[str, int] = {}
-        self._lock = threading.Lock()
 
     def invoke(self, name: str, body: bytes, headers: dict[str, str], region: str) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -60,31 +58,33 @@ class Runtime:
                 "ValidationError", f"Received payload of {len(body)} bytes, which exceeds the limit of {limit} bytes."
             )
         variant = endpoint.variant["VariantName"]
-        self._admit(endpoint, region)
-        started = time.perf_counter()
+        in_flight = endpoint.admit()
+        if in_flight is None:
+            self.metrics.record(region, name, variant, "Invocation4XXErrors", 1)
+            raise AwsError("ThrottlingException", "Rate exceeded")
         try:
+            if endpoint.serverless:
+                self._warm(endpoint, region, in_flight)
+            started = time.perf_counter()
             status, answer_headers, answer = self._forward(endpoint, body, headers, region)
         finally:
-            with self._lock:
-                self._in_flight[name] -= 1
+            endpoint.release()
         self.metrics.record(region, name, variant, "Invocations", 1)
         self.metrics.record(region, name, variant, "ModelLatency", (time.perf_counter() - started) * 1e6)
         if status >= 400:
             self.metrics.record(region, name, variant, f"Invocation{status // 100}XXErrors", 1)
         return status, answer_headers, answer
 
-    def _admit(self, endpoint: Endpoint, region: str) -> None:
-        limit = endpoint.serverless["MaxConcurrency"] if endpoint.serverless else None
-        with self._lock:
-            in_flight = self._in_flight.get(endpoint.name, 0)
-            if limit is not None and in_flight >= limit:
-                throttled = True
-            else:
-                throttled = False
-                self._in_flight[endpoint.name] = in_flight + 1
-        if throttled:
-            self.metrics.record(region, endpoint.name, endpoint.variant["VariantName"], "Invocation4XXErrors", 1)
-            raise AwsError("ThrottlingException", "Rate exceeded")
+    def _warm(self, endpoint: Endpoint, region: str, in_flight: int) -> None:
+        variant = endpoint.variant["VariantName"]
+        utilisation = in_flight / endpoint.serverless["MaxConcurrency"]
+        self.metrics.record(region, endpoint.name, variant, "ServerlessConcurrentExecutionsUtilization", utilisation)
+        try:
+            setup = self.hosting.warm(endpoint, region)
+        except InstanceFailed as error:
+            raise ModelError(endpoint, region, 500, str(error), "") from error
+        if setup is not None:
+            self.metrics.record(region, endpoint.name, variant, "ModelSetupTime", setup * 1e6)
 
     def _forward(
         self, endpoint: Endpoint, body: bytes, headers: dict[str, str], region: str

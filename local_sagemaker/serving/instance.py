@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -14,11 +15,14 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.processes import spawn, terminate_group
 from local_sagemaker.training.workspace import split_s3_uri
 
+MEMORY_SAMPLE_SECONDS = 0.05
 # How long /ping may answer errors before the health check fails (AWS waits longer; the verdict is the same).
 PING_ERROR_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 120.0
@@ -45,9 +49,12 @@ class ModelServer:
         region: str,
         log_group: str,
         log_stream: str,
+        memory_limit_mb: int | None = None,
     ) -> None:
         self.root, self.container, self.aws, self.region = root, container, aws, region
         self.log_group, self.log_stream = log_group, log_stream
+        self.memory_limit_mb = memory_limit_mb
+        self._stopping = threading.Event()
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.recent: deque[str] = deque(maxlen=60)
@@ -98,6 +105,8 @@ class ModelServer:
         )
         self._pump = threading.Thread(target=self._pump_log, name=f"log:{self.log_stream}", daemon=True)
         self._pump.start()
+        if self.memory_limit_mb:
+            threading.Thread(target=self._enforce_memory, name=f"memory:{self.log_stream}", daemon=True).start()
         self._wait_for_ping()
 
     def _prepare(self) -> None:
@@ -166,7 +175,32 @@ class ModelServer:
             self.recent.append(line)
             self._log.write(line)
 
+    def _enforce_memory(self) -> None:
+        """A serverless endpoint's memory size is a hard limit: past it the largest worker is killed.
+
+        That is what the container's out-of-memory kill does on AWS: the request it was serving
+        fails, and gunicorn starts a fresh worker, so the endpoint recovers.
+        """
+        limit = self.memory_limit_mb * 1024 * 1024
+        master = psutil.Process(self.process.pid)
+        while not self._stopping.wait(MEMORY_SAMPLE_SECONDS):
+            try:
+                workers = master.children()
+                sizes = {w: w.memory_info().rss for w in workers}
+                total = master.memory_info().rss + sum(sizes.values())
+            except psutil.Error:
+                continue
+            if total > limit and sizes:
+                victim = max(sizes, key=sizes.get)
+                self._log.write(
+                    f"Memory limit of {self.memory_limit_mb} MB exceeded ({total / 2**20:.0f} MB in use): "
+                    f"worker {victim.pid} killed"
+                )
+                with contextlib.suppress(psutil.Error):
+                    victim.kill()
+
     def stop(self) -> None:
+        self._stopping.set()
         if self.process is not None:
             terminate_group(self.process, grace_seconds=5.0)
             self._pump.join(timeout=5)

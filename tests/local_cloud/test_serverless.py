@@ -1,0 +1,124 @@
+"""Serverless endpoints: validated configs, MaxConcurrency throttling, a memory limit, scale to zero."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import psutil
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.local_cloud.hosting import MODEL_FN, create_config, create_model, deploy, upload_model, wait_endpoint
+from tests.local_cloud.test_endpoints import invoke, serves
+
+SLOW_OR_GREEDY = MODEL_FN + (
+    "import time, numpy as np\n"
+    "def predict_fn(data, model):\n"
+    "    if data[0][0] == 7:\n        time.sleep(1.5)\n"
+    "    if data[0][0] == 9:\n        hog = np.ones((2048, 1024, 1024), dtype=np.uint8)\n        hog[::4096] = 2\n"
+    "    return model.predict(data)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def serverless(sm, s3) -> str:
+    model = create_model(sm, s3, upload_model(s3), SLOW_OR_GREEDY)
+    name = deploy(sm, create_config(sm, model, serverless={"MemorySizeInMB": 1024, "MaxConcurrency": 2}))
+    assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+    yield name
+    sm.delete_endpoint(EndpointName=name)
+
+
+@pytest.fixture(scope="module")
+def no_retries(cloud):
+    return cloud.client("sagemaker-runtime", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"MemorySizeInMB": 1536, "MaxConcurrency": 5}, "memorySizeInMB"),
+        ({"MemorySizeInMB": 2048, "MaxConcurrency": 201}, "maxConcurrency"),
+    ],
+)
+def test_serverless_configs_are_validated(cloud, s3, config, field) -> None:
+    # botocore checks the ranges too; without its checks, the local cloud's own answer shows.
+    unchecked = cloud.client("sagemaker", config=Config(parameter_validation=False))
+    model = create_model(unchecked, s3, "s3://maze-tests/unused/model.tar.gz")
+    with pytest.raises(ClientError) as error:
+        create_config(unchecked, model, serverless=config)
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert field in error.value.response["Error"]["Message"]
+
+
+def test_described_with_its_serverless_config(sm, serverless) -> None:
+    variant = sm.describe_endpoint(EndpointName=serverless)["ProductionVariants"][0]
+    assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
+
+
+def test_requests_past_max_concurrency_are_throttled(no_retries, serverless) -> None:
+    def call(_: int) -> str:
+        try:
+            invoke(no_retries, serverless, "7,1\n7,1")
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "answered"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(call, range(6)))
+    # MaxConcurrency 2: two requests run (and fail in the model: 2 features), the other four are throttled.
+    assert sorted(outcomes) == ["ModelError"] * 2 + ["ThrottlingException"] * 4, outcomes
+    assert serves(no_retries, serverless)
+
+
+def test_exceeding_the_memory_size_fails_the_request_and_the_endpoint_recovers(runtime, serverless, logs) -> None:
+    with pytest.raises(ClientError) as error:
+        invoke(runtime, serverless, "9,1\n9,1")
+    assert error.value.response["Error"]["Code"] == "ModelError"
+    assert serves(runtime, serverless)
+    group = f"/aws/sagemaker/Endpoints/{serverless}"
+
+    def messages() -> list[str]:
+        return [
+            event["message"]
+            for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]
+            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+        ]
+
+    deadline = time.monotonic() + 5  # the log reaches CloudWatch within a fraction of a second
+    while not any("Memory limit of 1024 MB exceeded" in m for m in messages()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert any("Memory limit of 1024 MB exceeded" in m for m in messages())
+    assert any("Perhaps out of memory?" in m for m in messages()), "gunicorn replaces the killed worker"
+
+
+def test_an_idle_endpoint_scales_to_zero_and_reports_its_cold_start(runtime, serverless, cloud, cloudwatch) -> None:
+    def instance_processes() -> list[psutil.Process]:
+        return [p for p in psutil.Process(cloud.pid).children(recursive=True) if serverless in str(p.cwd())]
+
+    assert serves(runtime, serverless)
+    deadline = time.monotonic() + 30
+    while instance_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert instance_processes() == [], "scaled to zero after the idle period"
+    assert serves(runtime, serverless), "the next request pays a cold start"
+    assert instance_processes()
+    time.sleep(1.5)  # metrics are flushed once a second
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName="ModelSetupTime",
+        Dimensions=[{"Name": "EndpointName", "Value": serverless}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        StartTime=datetime.now(UTC) - timedelta(minutes=10),
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=3600,
+        Statistics=["SampleCount", "Minimum"],
+    )["Datapoints"]
+    assert points and points[0]["SampleCount"] >= 1 and points[0]["Minimum"] > 0
+
+
+@pytest.fixture(scope="module")
+def runtime(cloud):
+    return cloud.client("sagemaker-runtime")

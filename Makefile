@@ -30,6 +30,7 @@ lint: setup
 ## Benchmarks print figures; they are not tests.
 bench: setup
 	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/endpoints.py
 
 clean:
 	$(BIN)/python -m local_sagemaker down || true

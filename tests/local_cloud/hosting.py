@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import joblib
+import psutil
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
@@ -72,6 +73,18 @@ def deploy(sm: Any, config: str) -> str:
     name = unique("endpoint")
     sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
     return name
+
+
+def endpoint_processes(cloud: Any, endpoint: str) -> list[psutil.Process]:
+    """The live processes of an endpoint's instances: they run in its folder under the state dir."""
+    found = []
+    for process in psutil.Process(cloud.pid).children(recursive=True):
+        try:
+            if endpoint in process.cwd() and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except psutil.Error:  # exited (or a zombie) since the listing
+            continue
+    return found
 
 
 def wait_endpoint(sm: Any, name: str, timeout: float = 120) -> dict[str, Any]:

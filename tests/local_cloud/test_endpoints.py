@@ -9,12 +9,18 @@ import signal
 import time
 
 import numpy as np
-import psutil
 import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
 
-from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
+from tests.local_cloud.hosting import (
+    create_config,
+    create_model,
+    deploy,
+    endpoint_processes,
+    upload_model,
+    wait_endpoint,
+)
 from tests.local_cloud.jobs import BUCKET
 
 DIGITS = load_digits().data
@@ -188,11 +194,7 @@ def test_a_predict_past_the_worker_timeout_fails_and_the_endpoint_recovers(sm, s
 
 
 def test_a_killed_worker_is_replaced(runtime, endpoint, cloud) -> None:
-    workers = [
-        p
-        for p in psutil.Process(cloud.pid).children(recursive=True)
-        if "gunicorn" in " ".join(p.cmdline()) and endpoint in str(p.cwd()) and p.parent().pid != cloud.pid
-    ]
+    workers = [p for p in endpoint_processes(cloud, endpoint) if p.parent().pid != cloud.pid]
     assert workers, "the endpoint's gunicorn workers"
     os.kill(workers[0].pid, signal.SIGKILL)
     assert all(serves(runtime, endpoint) for _ in range(6))
@@ -202,9 +204,6 @@ def test_deleting_an_endpoint_stops_its_processes(sm, s3, model_data, cloud) -> 
     name = deploy(sm, create_config(sm, create_model(sm, s3, model_data)))
     wait_endpoint(sm, name)
 
-    def processes() -> list[psutil.Process]:
-        return [p for p in psutil.Process(cloud.pid).children(recursive=True) if name in str(p.cwd())]
-
-    assert len(processes()) >= 2, "gunicorn's master and workers"
+    assert len(endpoint_processes(cloud, name)) >= 2, "gunicorn's master and workers"
     sm.delete_endpoint(EndpointName=name)
-    assert processes() == []
+    assert endpoint_processes(cloud, name) == []

@@ -11,14 +11,22 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.local_cloud.hosting import MODEL_FN, create_config, create_model, deploy, upload_model, wait_endpoint
+from tests.local_cloud.hosting import (
+    MODEL_FN,
+    create_config,
+    create_model,
+    deploy,
+    endpoint_processes,
+    upload_model,
+    wait_endpoint,
+)
 from tests.local_cloud.test_endpoints import invoke, serves
 
 SLOW_OR_GREEDY = MODEL_FN + (
     "import time, numpy as np\n"
     "def predict_fn(data, model):\n"
     "    if data[0][0] == 7:\n        time.sleep(1.5)\n"
-    "    if data[0][0] == 9:\n        hog = np.ones((2048, 1024, 1024), dtype=np.uint8)\n        hog[::4096] = 2\n"
+    "    if data[0][0] == 9:\n        hog = np.ones((2048, 1024, 1024), dtype=np.uint8)\n        time.sleep(10)\n"
     "    return model.predict(data)\n"
 )
 
@@ -97,7 +105,7 @@ def test_exceeding_the_memory_size_fails_the_request_and_the_endpoint_recovers(r
 
 def test_an_idle_endpoint_scales_to_zero_and_reports_its_cold_start(runtime, serverless, cloud, cloudwatch) -> None:
     def instance_processes() -> list[psutil.Process]:
-        return [p for p in psutil.Process(cloud.pid).children(recursive=True) if serverless in str(p.cwd())]
+        return endpoint_processes(cloud, serverless)
 
     assert serves(runtime, serverless)
     deadline = time.monotonic() + 30

@@ -1,0 +1,175 @@
+"""Benchmark: what the local cloud's endpoints add to a prediction. Prints figures.
+
+    .venv/bin/python benchmarks/endpoints.py [--requests 200] [--processes 1000] [--deploys 5]
+
+(a) InvokeEndpoint latency for 1 row and for the 1797 digits (NPY, as the SDK sends), against
+    model.predict in this process on the same data: the overhead at p50 and p99.
+(b) The brief's load test against a real-time endpoint (one forked process per request, each
+    predicting the 1797 digits): total time and predictions per second, against the raw
+    model.predict throughput of two processes, one per core.
+(c) CreateEndpoint to InService.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import statistics
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier
+
+from local_sagemaker import daemon
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze"
+PREDICT = b"import os, joblib\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
+X, Y = load_digits(return_X_y=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def tarball(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def deploy(sm, config: str, name: str) -> float:
+    started = time.perf_counter()
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    while (status := sm.describe_endpoint(EndpointName=name)["EndpointStatus"]) == "Creating":
+        time.sleep(0.01)
+    assert status == "InService", status
+    return time.perf_counter() - started
+
+
+def raw_throughput(model: RandomForestClassifier, seconds: float = 5.0) -> float:
+    """Predictions per second of model.predict on the digits, one process per core."""
+
+    def work(queue: multiprocessing.Queue) -> None:
+        done, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            model.predict(X)
+            done += len(X)
+        queue.put(done / seconds)
+
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=work, args=(queue,)) for _ in range(os.cpu_count() or 1)]
+    for worker in workers:
+        worker.start()
+    total = sum(queue.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total
+
+
+def load_test(runtime, endpoint: str, processes: int) -> tuple[float, int]:
+    """The brief's test: a forked process per request; returns the seconds and the answered count."""
+    body = npy(X)
+    results: multiprocessing.Queue = multiprocessing.Queue()
+
+    def one() -> None:
+        answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="application/x-npy")
+        results.put(len(np.load(io.BytesIO(answer["Body"].read()))))
+
+    started = time.perf_counter()
+    children = []
+    for _ in range(processes):
+        child = multiprocessing.Process(target=one)
+        child.start()
+        children.append(child)
+    answered = sum(results.get(timeout=300) == len(X) for _ in children)
+    for child in children:
+        child.join()
+    return time.perf_counter() - started, answered
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=1000)
+    parser.add_argument("--deploys", type=int, default=5)
+    args = parser.parse_args()
+    multiprocessing.set_start_method("fork")
+    model = RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=-1, random_state=0).fit(X, Y)
+    print(f"machine: {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as folder:
+        cloud, _ = daemon.find_or_start(Path(folder), idle_seconds=None)
+        try:
+            sm, s3, runtime = cloud.client("sagemaker"), cloud.client("s3"), cloud.client("sagemaker-runtime")
+            s3.create_bucket(Bucket="bench")
+            raw = io.BytesIO()
+            joblib.dump(model, raw)
+            s3.put_object(Bucket="bench", Key="model.tar.gz", Body=tarball({"model.joblib": raw.getvalue()}))
+            s3.put_object(Bucket="bench", Key="code.tar.gz", Body=tarball({"predict.py": PREDICT}))
+            environment = {"SAGEMAKER_PROGRAM": "predict.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://bench/code.tar.gz"}
+            sm.create_model(
+                ModelName="bench",
+                ExecutionRoleArn=ROLE,
+                PrimaryContainer={
+                    "Image": IMAGE,
+                    "ModelDataUrl": "s3://bench/model.tar.gz",
+                    "Environment": environment,
+                },
+            )
+            variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1,
+                       "InstanceType": "ml.m5.large"}  # fmt: skip
+            sm.create_endpoint_config(EndpointConfigName="bench", ProductionVariants=[variant])
+            deploys = [deploy(sm, "bench", f"bench-{i}") for i in range(args.deploys)]
+            for i in range(1, args.deploys):
+                sm.delete_endpoint(EndpointName=f"bench-{i}")
+            print(f"(c) CreateEndpoint -> InService       median {statistics.median(deploys):.2f} s   "
+                  f"min {min(deploys):.2f}   max {max(deploys):.2f}   (n={len(deploys)})")  # fmt: skip
+
+            for label, rows in (("1 row", X[:1]), (f"{len(X)} rows", X)):
+                body = npy(rows)
+                for _ in range(10):  # warm-up: both workers load the model
+                    runtime.invoke_endpoint(EndpointName="bench-0", Body=body, ContentType="application/x-npy")
+                invoked, local = [], []
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    runtime.invoke_endpoint(EndpointName="bench-0", Body=body, ContentType="application/x-npy")
+                    invoked.append((time.perf_counter() - started) * 1000)
+                    started = time.perf_counter()
+                    model.predict(rows)
+                    local.append((time.perf_counter() - started) * 1000)
+                p50, p99 = percentile(invoked, 50), percentile(invoked, 99)
+                l50, l99 = percentile(local, 50), percentile(local, 99)
+                print(
+                    f"(a) {label:>10}: InvokeEndpoint p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | model.predict "
+                    f"p50 {l50:6.2f} ms  p99 {l99:6.2f} ms | overhead p50 {p50 - l50:6.2f} ms  p99 {p99 - l99:6.2f} ms"
+                )
+
+            seconds, answered = load_test(runtime, "bench-0", args.processes)
+            served = answered * len(X) / seconds
+            baseline = raw_throughput(model)
+            print(f"(b) {args.processes}-process load test: {seconds:.1f} s, {answered} answered, "
+                  f"{served:,.0f} predictions/s; raw model.predict on {os.cpu_count()} processes: "
+                  f"{baseline:,.0f} predictions/s; ratio {served / baseline:.0%}")  # fmt: skip
+        finally:
+            daemon.stop(Path(folder))
+
+
+if __name__ == "__main__":
+    main()

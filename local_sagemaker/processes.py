@@ -32,6 +32,28 @@ def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen:
     ).result()
 
 
+def spawn_container(args: list[str], base_dir: Path, environment: dict[str, str]) -> subprocess.Popen:
+    """A 'container': ``/opt/ml`` relocated to ``base_dir``, unbuffered Python, output merged line by line."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(base_dir)),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "TRUE",
+        "SAGEMAKER_BASE_DIR": str(base_dir),
+        **environment,
+    }
+    return spawn(
+        args,
+        cwd=base_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+
+
 def terminate_group(process: subprocess.Popen, grace_seconds: float) -> None:
     """SIGTERM the whole group, as SageMaker does on stop, then SIGKILL what is left after the grace period."""
     for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):

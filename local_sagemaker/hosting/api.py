@@ -225,8 +225,8 @@ class HostingService:
         with endpoint.lock:
             retired, endpoint.instances = endpoint.instances, servers
             endpoint.config = config
+        self._stop(retired)  # traffic already goes to the new instances; an update ends when the old are gone
         endpoint.set_status("InService")
-        self._stop(retired)
         if self.endpoints.get(endpoint.name) is not endpoint:  # deleted while it came up
             self._stop(servers)
 

@@ -67,12 +67,16 @@ class Runtime:
                 self._warm(endpoint, region, in_flight)
             started = time.perf_counter()
             status, answer_headers, answer = self._forward(endpoint, body, headers, region)
+        except ModelError as error:
+            self.metrics.record(region, name, variant, "Invocations", 1)
+            self.metrics.record(
+                region, name, variant, f"Invocation{error.fields['OriginalStatusCode'] // 100}XXErrors", 1
+            )
+            raise
         finally:
             endpoint.release()
         self.metrics.record(region, name, variant, "Invocations", 1)
         self.metrics.record(region, name, variant, "ModelLatency", (time.perf_counter() - started) * 1e6)
-        if status >= 400:
-            self.metrics.record(region, name, variant, f"Invocation{status // 100}XXErrors", 1)
         return status, answer_headers, answer
 
     def _warm(self, endpoint: Endpoint, region: str, in_flight: int) -> None:

@@ -19,7 +19,7 @@ import psutil
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
-from local_sagemaker.processes import spawn, terminate_group
+from local_sagemaker.processes import spawn_container, terminate_group
 from local_sagemaker.training.workspace import split_s3_uri
 
 MEMORY_SAMPLE_SECONDS = 0.05
@@ -84,25 +84,7 @@ class ModelServer:
             "--no-control-socket",
             "local_sagemaker.serving.container:app",
         ]  # fmt: skip
-        process_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(self.root)),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "TRUE",
-            "SAGEMAKER_BASE_DIR": str(self.root),
-            **self.aws.environment(self.region),
-            **env,
-        }
-        self.process = spawn(
-            command,
-            cwd=self.root,
-            env=process_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
+        self.process = spawn_container(command, self.root, {**self.aws.environment(self.region), **env})
         self._pump = threading.Thread(target=self._pump_log, name=f"log:{self.log_stream}", daemon=True)
         self._pump.start()
         if self.memory_limit_mb:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ from typing import Any
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
-from local_sagemaker.processes import spawn, terminate_group
+from local_sagemaker.processes import spawn_container, terminate_group
 from local_sagemaker.training.metrics import MetricScraper, UtilizationSampler, put_metric
 from local_sagemaker.training.record import TrainingJobRecord
 from local_sagemaker.training.workspace import HOST, ChannelError, Workspace
@@ -92,27 +91,13 @@ class TrainingRunner:
         cloudwatch = self.aws.client("cloudwatch", region)
         log = LogStreamWriter(logs, LOG_GROUP, f"{record.name}/{HOST}-{int(time.time())}")
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(workspace.root)),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "TRUE",
-            "SAGEMAKER_BASE_DIR": str(workspace.root),
             "SM_STUDIO_LOCAL_MODE": "true",  # hosts need no DNS resolution on one machine
             "TRAINING_JOB_NAME": record.name,
             "TRAINING_JOB_ARN": record.arn,
             **self.aws.environment(region),
             **record.request.get("Environment", {}),
         }
-        process = spawn(
-            [sys.executable, "-c", TOOLKIT],
-            cwd=workspace.root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
+        process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env)
         sampler = UtilizationSampler(cloudwatch, process.pid, f"{record.name}/{HOST}")
         scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
         reader = threading.Thread(target=_tail, args=(process, log, scraper, record, cloudwatch), daemon=True)

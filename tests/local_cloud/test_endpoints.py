@@ -207,3 +207,45 @@ def test_deleting_an_endpoint_stops_its_processes(sm, s3, model_data, cloud) -> 
     assert len(endpoint_processes(cloud, name)) >= 2, "gunicorn's master and workers"
     sm.delete_endpoint(EndpointName=name)
     assert endpoint_processes(cloud, name) == []
+
+
+def test_update_endpoint_swaps_in_the_new_config(sm, s3, model_data, runtime, cloud, logs) -> None:
+    model = create_model(sm, s3, model_data)
+    name = deploy(sm, create_config(sm, model))
+    wait_endpoint(sm, name)
+    before = {p.pid for p in endpoint_processes(cloud, name)}
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=create_config(sm, model, instances=2))
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
+    assert serves(runtime, name), "an endpoint keeps serving while it updates"
+    description = wait_endpoint(sm, name)
+    assert description["EndpointStatus"] == "InService"
+    assert description["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert before.isdisjoint(p.pid for p in endpoint_processes(cloud, name)), "the old instance is stopped"
+    streams = logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["logStreams"]
+    assert len(streams) == 3, "one stream per instance, the retired one included"
+    assert all(serves(runtime, name) for _ in range(4))
+    sm.delete_endpoint(EndpointName=name)
+
+
+def test_invocations_are_counted_in_cloudwatch(runtime, endpoint, cloudwatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    for _ in range(3):
+        assert serves(runtime, endpoint)
+    time.sleep(1.5)  # the runtime publishes once a second
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    figures = {}
+    for metric in ("Invocations", "Invocation5XXErrors", "ModelLatency"):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=metric,
+            Dimensions=dimensions,
+            StartTime=datetime.now(UTC) - timedelta(hours=1),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=7200,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        figures[metric] = sum(p["Sum"] for p in points)
+    assert figures["Invocations"] >= 3
+    assert figures["Invocation5XXErrors"] >= 1, "the bad-input tests before this one were counted"
+    assert figures["ModelLatency"] > 0

@@ -31,6 +31,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/endpoints.py
+	$(BIN)/python benchmarks/batch.py
 
 clean:
 	$(BIN)/python -m local_sagemaker down || true

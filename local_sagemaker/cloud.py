@@ -16,6 +16,8 @@ from werkzeug.serving import make_server
 
 from local_sagemaker.account import ROLE_NAME
 from local_sagemaker.aws import LocalAws
+from local_sagemaker.batch.api import TransformService
+from local_sagemaker.batch.engine import TransformRunner
 from local_sagemaker.front import Front
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
@@ -50,9 +52,11 @@ class LocalCloud:
         self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws)
         self.training = TrainingService(start_job=self.runner.start, tags=tags)
         self.hosting = HostingService(state_dir / "endpoints", self.aws, tags)
+        self.transformer = TransformRunner(state_dir / "jobs" / "transform", self.aws, self.hosting.models)
+        self.transforms = TransformService(self.hosting.models, self.transformer.start, tags)
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
         runtime = Runtime(self.hosting, self.metrics)
-        actions = {**self.training.actions(), **self.hosting.actions(), **tags.actions()}
+        actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
         routes = {"health": self._health, "clients": self._add_client}
         front = Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body)
         self.server = make_server("127.0.0.1", self.port, front, threaded=True, request_handler=MotoRequestHandler)
@@ -85,6 +89,7 @@ class LocalCloud:
         finally:
             self.connection_file.unlink(missing_ok=True)
             self.runner.shutdown(self.training.running())
+            self.transformer.shutdown(self.transforms.running())
             self.hosting.shutdown()
             self.metrics.close()
             self.server.shutdown()
@@ -100,7 +105,7 @@ class LocalCloud:
             if self.idle_seconds is None or not self._ever_connected:
                 continue
             self._clients = {pid for pid in self._clients if is_alive(pid)}
-            busy = bool(self._clients) or bool(self.training.running())
+            busy = bool(self._clients) or bool(self.training.running()) or bool(self.transforms.running())
             idle_since = None if busy else (idle_since or time.monotonic())
             if idle_since is not None and time.monotonic() - idle_since >= self.idle_seconds:
                 logging.getLogger(__name__).info("no client left for %ss: shutting down", self.idle_seconds)

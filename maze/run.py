@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from local_sagemaker import daemon
-from maze.jobs import training_jobs_since
+from maze.jobs import training_jobs_since, transform_jobs_since
 from maze.tasks import TaskResult, discover, run_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def main() -> int:
     os.environ["MAZE_TARGET"] = "local"  # the run command is the offline run, wherever it is started
     state = daemon.state_dir()
     cloud, started = daemon.find_or_start(state, idle_seconds=None)
-    sagemaker = cloud.client("sagemaker")
+    sagemaker, logs = cloud.client("sagemaker"), cloud.client("logs")
     results = []
     try:
         with tqdm(discover(ROOT), desc="maze", unit="task") as progress:
@@ -40,7 +40,7 @@ def main() -> int:
                 progress.set_postfix_str(f"{task.parent.name}/{task.name}")
                 since = datetime.now(UTC)
                 result = run_task(task, ROOT / "runs")
-                result.jobs = training_jobs_since(sagemaker, since)
+                result.jobs = training_jobs_since(sagemaker, since) + transform_jobs_since(sagemaker, logs, since)
                 results.append(result)
     finally:
         if started:

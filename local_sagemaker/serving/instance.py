@@ -152,6 +152,10 @@ class ModelServer:
         finally:
             connection.close()
 
+    def log(self, line: str) -> None:
+        """A line of the platform's own (not the container's) in this instance's log stream."""
+        self._log.write(line)
+
     def _pump_log(self) -> None:
         for line in self.process.stdout:
             self.recent.append(line)

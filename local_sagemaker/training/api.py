@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from local_sagemaker.aws_errors import ResourceInUse, ValidationError
 from local_sagemaker.framework import check_image
+from local_sagemaker.listing import matches
 from local_sagemaker.resource_names import arn as resource_arn
 from local_sagemaker.resource_names import check_name
 from local_sagemaker.tags import TagStore
@@ -117,7 +117,7 @@ class TrainingService:
             raise ValidationError(f"Invalid SortBy '{sort_by}' or SortOrder '{order}'.")
         with self._lock:
             jobs = list(self._jobs.values())
-        jobs = [job for job in jobs if _matches(job, request)]
+        jobs = [job for job in jobs if matches(job, request)]
         jobs.sort(key=SORT_KEYS[sort_by], reverse=order == "Descending")
         start = int(request.get("NextToken") or 0)
         size = int(request.get("MaxResults") or 10)
@@ -130,19 +130,3 @@ class TrainingService:
     def running(self) -> list[TrainingJobRecord]:
         with self._lock:
             return [job for job in self._jobs.values() if job.status == "InProgress"]
-
-
-def _matches(job: TrainingJobRecord, request: dict[str, Any]) -> bool:
-    def stamp(key: str) -> datetime | None:
-        value = request.get(key)
-        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
-
-    checks = [
-        request.get("NameContains") is None or request["NameContains"] in job.name,
-        request.get("StatusEquals") is None or request["StatusEquals"] == job.status,
-        stamp("CreationTimeAfter") is None or job.creation_time > stamp("CreationTimeAfter"),
-        stamp("CreationTimeBefore") is None or job.creation_time < stamp("CreationTimeBefore"),
-        stamp("LastModifiedTimeAfter") is None or job.last_modified_time > stamp("LastModifiedTimeAfter"),
-        stamp("LastModifiedTimeBefore") is None or job.last_modified_time < stamp("LastModifiedTimeBefore"),
-    ]
-    return all(checks)

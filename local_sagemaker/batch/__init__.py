@@ -1,0 +1,1 @@
+"""SageMaker batch transform, executed for real over the instances of a job."""

@@ -1,0 +1,236 @@
+"""Runs a transform job: instance servers, input objects assigned to instances by key, records batched."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from local_sagemaker.aws import LocalAws
+from local_sagemaker.batch import data_processing as dp
+from local_sagemaker.batch.api import TransformJobRecord
+from local_sagemaker.serving.instance import InstanceFailed, ModelServer
+from local_sagemaker.training.workspace import split_s3_uri
+
+LOG_GROUP = "/aws/sagemaker/TransformJobs"
+MB = 1024 * 1024
+
+
+class JobFailed(Exception):
+    """The job's FailureReason."""
+
+
+class TransformRunner:
+    def __init__(self, root: Path, aws: LocalAws, models: dict[str, Any]) -> None:
+        self.root, self.aws, self.models = root, aws, models
+        self._threads: list[threading.Thread] = []
+
+    def start(self, record: TransformJobRecord) -> None:
+        thread = threading.Thread(target=self._run, args=(record,), name=f"transform:{record.name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def shutdown(self, jobs: list[TransformJobRecord]) -> None:
+        for job in jobs:
+            job.stop_requested.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _run(self, record: TransformJobRecord) -> None:
+        record.set("InProgress")
+        region = record.arn.split(":")[3]
+        servers: list[ModelServer] = []
+        try:
+            servers = self._servers(record, region)
+            with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+                list(pool.map(ModelServer.start, servers))
+            objects = self._input_objects(record, region)
+            # SageMaker hands whole objects to instances; one object is never split across two.
+            shares = [objects[i :: len(servers)] for i in range(len(servers))]
+
+            def work(server: ModelServer, keys: list[str]) -> None:
+                try:
+                    self._process(record, region, server, keys)
+                except Exception:
+                    record.stop_requested.set()  # the other instances stop at their next object
+                    raise
+
+            with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+                list(pool.map(work, servers, shares))
+            outcome: tuple[str, str | None] = ("Stopped" if record.stop_requested.is_set() else "Completed", None)
+        except (JobFailed, InstanceFailed) as error:
+            record.stop_requested.set()
+            outcome = ("Failed", str(error)[:1024])
+        except Exception as error:  # a fault of the local cloud must not leave a job InProgress
+            outcome = ("Failed", f"InternalServerError: local cloud: {error!r}")
+        finally:
+            for server in servers:
+                server.stop()  # flushes each instance's log before the job reports its end
+        record.set(*outcome)
+
+    def _servers(self, record: TransformJobRecord, region: str) -> list[ModelServer]:
+        model = self.models[record.request["ModelName"]]
+        container = dict(model["PrimaryContainer"])
+        container["Environment"] = {**container.get("Environment", {}), **record.request.get("Environment", {})}
+        count = int(record.request.get("TransformResources", {}).get("InstanceCount", 1))
+        servers = []
+        for _ in range(count):
+            instance = f"i-{uuid.uuid4().hex[:17]}"
+            servers.append(
+                ModelServer(
+                    self.root / record.name / instance,
+                    container,
+                    self.aws,
+                    region,
+                    LOG_GROUP,
+                    f"{record.name}/{instance}",
+                )  # fmt: skip
+            )
+        return servers
+
+    def _input_objects(self, record: TransformJobRecord, region: str) -> list[str]:
+        uri = record.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, prefix = split_s3_uri(uri)
+        s3 = self.aws.client("s3", region)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = sorted(
+            item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")
+        )
+        if not keys:
+            raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source.')
+        return keys
+
+    def _process(self, record: TransformJobRecord, region: str, server: ModelServer, keys: list[str]) -> None:
+        if not keys:
+            server.log("No input objects assigned to this instance.")
+            return
+        request = record.request
+        transform_input = request["TransformInput"]
+        bucket, prefix = split_s3_uri(transform_input["DataSource"]["S3DataSource"]["S3Uri"])
+        bucket_out, prefix_out = split_s3_uri(request["TransformOutput"]["S3OutputPath"].rstrip("/"))
+        s3 = self.aws.client("s3", region)
+        concurrency = request.get("MaxConcurrentTransforms") or _execution_parameter(
+            server, "MaxConcurrentTransforms", 1
+        )
+        for key in keys:
+            if record.stop_requested.is_set():
+                return
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            output, count, requests = self._transform_object(request, server, f"s3://{bucket}/{key}", body, concurrency)
+            relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
+            out_key = f"{prefix_out}/{relative}.out" if prefix_out else f"{relative}.out"
+            s3.put_object(Bucket=bucket_out, Key=out_key, Body=output.encode())
+            server.log(
+                f"Processed s3://{bucket}/{key}: {count} records in {requests} requests -> s3://{bucket_out}/{out_key}"
+            )
+
+    def _transform_object(
+        self, request: dict[str, Any], server: ModelServer, uri: str, body: str, concurrency: int
+    ) -> tuple[str, int, int]:
+        transform_input = request["TransformInput"]
+        content_type = transform_input.get("ContentType", "application/json")
+        accept = request["TransformOutput"].get("Accept", "application/json")
+        processing = request.get("DataProcessing", {})
+        joining = processing.get("JoinSource", "None") == "Input"
+        per_record = (
+            joining
+            or processing.get("OutputFilter", "$") != "$"
+            or request["TransformOutput"].get("AssembleWith") == "Line"
+        )
+        records = dp.split(body, transform_input.get("SplitType", "None"))
+        parsed, payloads = [], []
+        for index, record in enumerate(records):
+            try:
+                value = dp.parse_record(record, content_type) if processing else record
+                parsed.append(value)
+                selected = dp.select(processing.get("InputFilter"), value, content_type) if processing else value
+                payloads.append(dp.serialize(selected, content_type) if processing else record)
+            except dp.RecordError as error:
+                raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
+        batches = self._batches(request, payloads, uri)
+        with ThreadPoolExecutor(max_workers=max(1, int(concurrency))) as pool:
+            answers = list(pool.map(lambda batch: _invoke(server, batch, content_type, accept, uri), batches))
+        if not per_record:
+            return "".join(text for text, _ in answers), len(records), len(batches)
+        outputs: list[Any] = []
+        for (text, batch), first in zip(answers, _starts(batches), strict=True):
+            try:
+                outputs += dp.split_response(text, accept, len(batch))
+            except dp.RecordError as error:
+                raise JobFailed(f"ClientError: records {first + 1}-{first + len(batch)} of {uri}: {error}") from error
+        lines = []
+        output_type = dp.CSV if accept == dp.CSV else "application/json"
+        for index, output in enumerate(outputs):
+            value = dp.join(parsed[index], output, content_type) if joining else output
+            try:
+                value = dp.select(processing.get("OutputFilter"), value, content_type if joining else output_type)
+            except dp.RecordError as error:
+                raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
+            lines.append(dp.serialize(value, content_type if joining else output_type))
+        return "\n".join(lines) + "\n", len(records), len(batches)
+
+    @staticmethod
+    def _batches(request: dict[str, Any], payloads: list[str], uri: str) -> list[list[str]]:
+        limit = request.get("MaxPayloadInMB", 6) * MB or float("inf")
+        multi = request.get("BatchStrategy", "SingleRecord") == "MultiRecord"
+        batches: list[list[str]] = []
+        size = 0
+        for index, payload in enumerate(payloads):
+            length = len(payload.encode()) + 1
+            if length > limit:
+                raise JobFailed(
+                    f"ClientError: record {index + 1} of {uri} is {length} bytes, larger than MaxPayloadInMB "
+                    f"({request.get('MaxPayloadInMB', 6)} MB). Raise MaxPayloadInMB or split the record."
+                )
+            if multi and batches and size + length <= limit:
+                batches[-1].append(payload)
+                size += length
+            else:
+                batches.append([payload])
+                size = length
+        return batches
+
+
+def _starts(batches: list[list[str]]) -> list[int]:
+    starts, total = [], 0
+    for batch in batches:
+        starts.append(total)
+        total += len(batch)
+    return starts
+
+
+def _invoke(server: ModelServer, batch: list[str], content_type: str, accept: str, uri: str) -> tuple[str, list[str]]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    try:
+        connection.request("POST", "/invocations", body="\n".join(batch).encode(),
+                           headers={"Content-Type": content_type, "Accept": accept})  # fmt: skip
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException) as error:
+        raise JobFailed(f"ClientError: the model server dropped a request for {uri}: {error!r}") from error
+    finally:
+        connection.close()
+    if response.status != 200:
+        first = batch[0][:80]
+        raise JobFailed(
+            f"ClientError: The model rejected a request for {uri} (records starting {first!r}) with status "
+            f"{response.status}: {text[:300]}. See the instance's log stream in {LOG_GROUP}."
+        )
+    return text, batch
+
+
+def _execution_parameter(server: ModelServer, name: str, default: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/execution-parameters")
+        response = connection.getresponse()
+        body = response.read()
+        return int(json.loads(body).get(name, default)) if response.status == 200 else default
+    except (OSError, ValueError, http.client.HTTPException):
+        return default
+    finally:
+        connection.close()

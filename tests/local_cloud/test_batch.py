@@ -1,0 +1,181 @@
+"""Batch transform: objects assigned to instances by key, record batching, filters and joins, faults."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+from sklearn.datasets import load_digits
+
+from tests.local_cloud.hosting import create_model, upload_model
+from tests.local_cloud.jobs import BUCKET, unique
+
+DIGITS = load_digits()
+INPUT_FN = (
+    "import io, os, joblib, numpy as np\n"
+    "def model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
+    "def input_fn(body, content_type):\n"
+    "    if content_type == 'application/jsonlines':\n"
+    "        return np.atleast_2d([json.loads(l) for l in body.splitlines()])\n"
+    "    return np.atleast_2d(np.loadtxt(io.StringIO(body), delimiter=',', dtype=np.float32))\n"
+    "import json\n"
+)
+
+
+def csv_lines(rows) -> str:
+    return "".join(",".join(str(int(v)) for v in row) + "\n" for row in rows)
+
+
+@pytest.fixture(scope="module")
+def model(sm, s3) -> str:
+    return create_model(sm, s3, upload_model(s3), INPUT_FN)
+
+
+def transform(sm, model: str, prefix: str, wait: bool = True, **options) -> dict:
+    name = unique("transform")
+    processing = options.pop("DataProcessing", None)
+    request = {
+        "TransformJobName": name,
+        "ModelName": model,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{prefix}"}},
+            "ContentType": options.pop("ContentType", "text/csv"),
+            "SplitType": options.pop("SplitType", "Line"),
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"s3://{BUCKET}/out/{name}",
+            "Accept": options.pop("Accept", "text/csv"),
+            "AssembleWith": options.pop("AssembleWith", "Line"),
+        },
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": options.pop("InstanceCount", 2)},
+        **options,
+    }
+    if processing:
+        request["DataProcessing"] = processing
+    sm.create_transform_job(**request)
+    waiter = sm.get_waiter("transform_job_completed_or_stopped")
+    if wait:
+        with contextlib.suppress(WaiterError):  # it raises on Failed; the description tells why
+            waiter.wait(TransformJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    return sm.describe_transform_job(TransformJobName=name)
+
+
+def instance_logs(logs, job: str) -> dict[str, list[str]]:
+    group = "/aws/sagemaker/TransformJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job}/")["logStreams"]
+    return {
+        s["logStreamName"]: [
+            e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+        ]
+        for s in streams
+    }
+
+
+def processed(lines: list[str]) -> list[tuple[str, int, int]]:
+    found = [re.search(r"Processed s3://\S+/(\S+): (\d+) records in (\d+) requests", line) for line in lines]
+    return [(m[1], int(m[2]), int(m[3])) for m in found if m]
+
+
+def output(s3, job: dict, name: str) -> list[str]:
+    key = f"out/{job['TransformJobName']}/{name}.out"
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()
+
+
+def test_one_object_is_never_split_across_instances(sm, s3, logs, model) -> None:
+    prefix = unique("one")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/all.csv", Body=csv_lines(DIGITS.data[:100]))
+    job = transform(sm, model, prefix, BatchStrategy="MultiRecord")
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    work = {stream: processed(lines) for stream, lines in instance_logs(logs, job["TransformJobName"]).items()}
+    assert sorted(len(done) for done in work.values()) == [0, 1], "one instance worked, the other idled"
+    assert [int(v) for v in output(s3, job, "all.csv")] == list(DIGITS.target[:100])
+
+
+def test_several_objects_use_both_instances_and_keep_order(sm, s3, logs, model) -> None:
+    prefix = unique("many")
+    for part in range(6):
+        rows = DIGITS.data[part * 30 : (part + 1) * 30]
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/sub/part-{part}.csv", Body=csv_lines(rows))
+    job = transform(sm, model, prefix, BatchStrategy="MultiRecord")
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    work = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
+    assert sorted(len(done) for done in work) == [3, 3]
+    for part in range(6):
+        predicted = [int(v) for v in output(s3, job, f"sub/part-{part}.csv")]
+        assert predicted == list(DIGITS.target[part * 30 : (part + 1) * 30]), "one line per record, in order"
+
+
+@pytest.mark.parametrize(("strategy", "requests"), [("SingleRecord", 40), ("MultiRecord", 1)])
+def test_batch_strategy_sets_the_records_per_request(sm, s3, logs, model, strategy, requests) -> None:
+    prefix = unique(strategy.lower())
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(DIGITS.data[:40]))
+    job = transform(sm, model, prefix, BatchStrategy=strategy, InstanceCount=1)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    [done] = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
+    assert done == [("x.csv", 40, requests)]
+
+
+def test_split_type_none_sends_the_object_whole(sm, s3, logs, model) -> None:
+    prefix = unique("whole")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(DIGITS.data[:25]))
+    job = transform(sm, model, prefix, SplitType="None", AssembleWith="None", InstanceCount=1)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    [done] = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
+    assert done == [("x.csv", 1, 1)]
+    assert [int(v) for v in output(s3, job, "x.csv")] == list(DIGITS.target[:25])
+
+
+def test_csv_filters_and_join(sm, s3, model) -> None:
+    prefix = unique("csvjoin")
+    rows = [[1000 + i, *DIGITS.data[i], DIGITS.target[i]] for i in range(20)]
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(rows))
+    processing = {"InputFilter": "$[1:64]", "JoinSource": "Input", "OutputFilter": "$[0,-2,-1]"}
+    job = transform(sm, model, prefix, BatchStrategy="MultiRecord", DataProcessing=processing)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    lines = [line.split(",") for line in output(s3, job, "x.csv")]
+    assert [int(line[0]) for line in lines] == [1000 + i for i in range(20)]
+    assert all(line[1] == line[2] for line in lines), "label (input) and prediction (output) side by side"
+
+
+def test_json_lines_filters_and_join(sm, s3, model) -> None:
+    prefix = unique("jsonjoin")
+    records = [{"id": i, "features": DIGITS.data[i].tolist()} for i in range(10)]
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.jsonl", Body="\n".join(json.dumps(r) for r in records))
+    processing = {"InputFilter": "$.features", "JoinSource": "Input", "OutputFilter": "$['id','SageMakerOutput']"}
+    job = transform(
+        sm, model, prefix, ContentType="application/jsonlines", Accept="application/json", BatchStrategy="MultiRecord",
+        DataProcessing=processing,
+    )  # fmt: skip
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    joined = [json.loads(line) for line in output(s3, job, "x.jsonl")]
+    assert joined == [[i, int(DIGITS.target[i])] for i in range(10)]
+
+
+def test_a_record_the_model_rejects_fails_the_job_naming_it(sm, s3, model) -> None:
+    prefix = unique("bad")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/good.csv", Body=csv_lines(DIGITS.data[:5]))
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/zbad.csv", Body=csv_lines(DIGITS.data[:3]) + "1,2,three\n")
+    job = transform(sm, model, prefix, BatchStrategy="SingleRecord", InstanceCount=1)
+    assert job["TransformJobStatus"] == "Failed"
+    assert f"s3://{BUCKET}/{prefix}/zbad.csv" in job["FailureReason"]
+    assert "1,2,three" in job["FailureReason"]
+    with pytest.raises(ClientError):
+        output(s3, job, "zbad.csv")  # no partial output that looks complete
+
+
+def test_a_record_over_max_payload_fails_clearly(sm, s3, model) -> None:
+    prefix = unique("big")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body="1," * (600 * 1024) + "1\n")
+    job = transform(sm, model, prefix, BatchStrategy="MultiRecord", MaxPayloadInMB=1, InstanceCount=1)
+    assert job["TransformJobStatus"] == "Failed"
+    assert "record 1 of" in job["FailureReason"] and "larger than MaxPayloadInMB" in job["FailureReason"]
+
+
+def test_payload_times_concurrency_is_validated(sm, model) -> None:
+    with pytest.raises(ClientError) as error:
+        transform(sm, model, "anything", MaxPayloadInMB=50, MaxConcurrentTransforms=4, wait=False)
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "must not exceed 100 MB" in error.value.response["Error"]["Message"]

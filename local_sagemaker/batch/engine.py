@@ -13,7 +13,7 @@ from typing import Any
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch import data_processing as dp
 from local_sagemaker.batch.api import TransformJobRecord
-from local_sagemaker.serving.instance import InstanceFailed, ModelServer
+from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 from local_sagemaker.training.workspace import split_s3_uri
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -68,8 +68,7 @@ class TransformRunner:
         except Exception as error:  # a fault of the local cloud must not leave a job InProgress
             outcome = ("Failed", f"InternalServerError: local cloud: {error!r}")
         finally:
-            for server in servers:
-                server.stop()  # flushes each instance's log before the job reports its end
+            stop_all(servers)  # flushes each instance's log before the job reports its end
         record.set(*outcome)
 
     def _servers(self, record: TransformJobRecord, region: str) -> list[ModelServer]:

@@ -16,7 +16,7 @@ from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.framework import check_image
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.resource_names import arn, check_name
-from local_sagemaker.serving.instance import InstanceFailed, ModelServer
+from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.record import now
 
@@ -171,7 +171,7 @@ class HostingService:
         with self._lock:
             self.endpoints.pop(endpoint.name, None)
         endpoint.set_status("Deleting")
-        self._stop(endpoint.instances)
+        stop_all(endpoint.instances)
         return {}
 
     def list_endpoints(self, request: dict[str, Any], region: str) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class HostingService:
             endpoints = list(self.endpoints.values())
             self.endpoints.clear()
         for endpoint in endpoints:
-            self._stop(endpoint.instances)
+            stop_all(endpoint.instances)
 
     # the instances behind an endpoint -----------------------------------------------------
     def _bring_up(self, endpoint: Endpoint, config: dict[str, Any], region: str) -> None:
@@ -216,7 +216,7 @@ class HostingService:
             with ThreadPoolExecutor(max_workers=count) as pool:
                 list(pool.map(ModelServer.start, servers))
         except InstanceFailed as error:
-            self._stop(servers)
+            stop_all(servers)
             if updating:
                 endpoint.set_status("InService", f"Update failed: {error}")
             else:
@@ -225,10 +225,10 @@ class HostingService:
         with endpoint.lock:
             retired, endpoint.instances = endpoint.instances, servers
             endpoint.config = config
-        self._stop(retired)  # traffic already goes to the new instances; an update ends when the old are gone
+        stop_all(retired)  # traffic already goes to the new instances; an update ends when the old are gone
         endpoint.set_status("InService")
         if self.endpoints.get(endpoint.name) is not endpoint:  # deleted while it came up
-            self._stop(servers)
+            stop_all(servers)
 
     def _new_server(
         self, endpoint: str, variant: dict[str, Any], model: dict[str, Any] | None, region: str
@@ -273,12 +273,7 @@ class HostingService:
                     if endpoint.instances and endpoint.idle_for() >= SERVERLESS_IDLE_SECONDS:
                         with endpoint.lock:
                             retired, endpoint.instances = endpoint.instances, []
-                        self._stop(retired)
-
-    @staticmethod
-    def _stop(servers: list[ModelServer]) -> None:
-        for server in servers:
-            server.stop()
+                        stop_all(retired)
 
     def _get(self, records: dict[str, dict[str, Any]], name: str, kind: str, region: str) -> dict[str, Any]:
         with self._lock:

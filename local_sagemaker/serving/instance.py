@@ -192,3 +192,12 @@ class ModelServer:
             self._pump.join(timeout=5)
         if self._log is not None:
             self._log.close()
+
+
+def stop_all(servers: list[ModelServer]) -> None:
+    """Stop instances side by side: each waits for gunicorn's graceful shutdown."""
+    threads = [threading.Thread(target=server.stop, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

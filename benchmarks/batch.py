@@ -9,33 +9,17 @@ MultiRecord, Line-split job; the time is the job's own TransformStartTime to Tra
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
+from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
 from local_sagemaker import daemon
-
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze"
-PREDICT = b"import os, joblib\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
-
-
-def tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def raw_rate(model: RandomForestClassifier, rows: np.ndarray) -> float:
@@ -59,26 +43,10 @@ def main() -> None:
         cloud, _ = daemon.find_or_start(Path(folder), idle_seconds=None)
         try:
             sm, s3 = cloud.client("sagemaker"), cloud.client("s3")
-            s3.create_bucket(Bucket="bench")
-            raw = io.BytesIO()
-            joblib.dump(model, raw)
-            s3.put_object(Bucket="bench", Key="model.tar.gz", Body=tarball({"model.joblib": raw.getvalue()}))
-            s3.put_object(Bucket="bench", Key="code.tar.gz", Body=tarball({"predict.py": PREDICT}))
+            register_model(cloud, model)
             for index, part in enumerate(np.array_split(rows, args.objects)):
                 body = "".join(",".join(map(str, row)) + "\n" for row in part)
                 s3.put_object(Bucket="bench", Key=f"input/part-{index:03d}.csv", Body=body.encode())
-            sm.create_model(
-                ModelName="bench",
-                ExecutionRoleArn=ROLE,
-                PrimaryContainer={
-                    "Image": IMAGE,
-                    "ModelDataUrl": "s3://bench/model.tar.gz",
-                    "Environment": {
-                        "SAGEMAKER_PROGRAM": "predict.py",
-                        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://bench/code.tar.gz",
-                    },
-                },
-            )
             rates = {}
             for instances in (1, 2):
                 name = f"bench-{instances}"

@@ -17,21 +17,17 @@ import io
 import multiprocessing
 import os
 import statistics
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
+from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
 from local_sagemaker import daemon
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze"
-PREDICT = b"import os, joblib\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
 X, Y = load_digits(return_X_y=True)
 
 
@@ -42,16 +38,6 @@ def percentile(values: list[float], q: float) -> float:
 def npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
-    return buffer.getvalue()
-
-
-def tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -124,22 +110,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         cloud, _ = daemon.find_or_start(Path(folder), idle_seconds=None)
         try:
-            sm, s3, runtime = cloud.client("sagemaker"), cloud.client("s3"), cloud.client("sagemaker-runtime")
-            s3.create_bucket(Bucket="bench")
-            raw = io.BytesIO()
-            joblib.dump(model, raw)
-            s3.put_object(Bucket="bench", Key="model.tar.gz", Body=tarball({"model.joblib": raw.getvalue()}))
-            s3.put_object(Bucket="bench", Key="code.tar.gz", Body=tarball({"predict.py": PREDICT}))
-            environment = {"SAGEMAKER_PROGRAM": "predict.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://bench/code.tar.gz"}
-            sm.create_model(
-                ModelName="bench",
-                ExecutionRoleArn=ROLE,
-                PrimaryContainer={
-                    "Image": IMAGE,
-                    "ModelDataUrl": "s3://bench/model.tar.gz",
-                    "Environment": environment,
-                },
-            )
+            sm, runtime = cloud.client("sagemaker"), cloud.client("sagemaker-runtime")
+            register_model(cloud, model)
             variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1,
                        "InstanceType": "ml.m5.large"}  # fmt: skip
             sm.create_endpoint_config(EndpointConfigName="bench", ProductionVariants=[variant])

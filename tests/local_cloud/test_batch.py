@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
@@ -179,3 +180,23 @@ def test_payload_times_concurrency_is_validated(sm, model) -> None:
         transform(sm, model, "anything", MaxPayloadInMB=50, MaxConcurrentTransforms=4, wait=False)
     assert error.value.response["Error"]["Code"] == "ValidationException"
     assert "must not exceed 100 MB" in error.value.response["Error"]["Message"]
+
+
+def test_stop_transform_job_stops_its_instances(sm, s3, cloud, model) -> None:
+    from tests.local_cloud.hosting import endpoint_processes
+
+    prefix = unique("stop")
+    for part in range(40):
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-{part:02d}.csv", Body=csv_lines(DIGITS.data[:200]))
+    job = transform(sm, model, prefix, BatchStrategy="SingleRecord", InstanceCount=1, wait=False)
+    name = job["TransformJobName"]
+    deadline = time.monotonic() + 60
+    while not endpoint_processes(cloud, name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sm.stop_transform_job(TransformJobName=name)
+    with contextlib.suppress(WaiterError):
+        sm.get_waiter("transform_job_completed_or_stopped").wait(
+            TransformJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+    assert sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] == "Stopped"
+    assert endpoint_processes(cloud, name) == []

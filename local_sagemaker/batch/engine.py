@@ -105,8 +105,10 @@ class TransformRunner:
 
     def _process(self, record: TransformJobRecord, region: str, server: ModelServer, keys: list[str]) -> None:
         if not keys:
-            server.log("No input objects assigned to this instance.")
+            server.log("Assigned 0 input objects: this instance has nothing to do.")
             return
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        server.log(f"Assigned {len(keys)} input objects: {shown}")
         request = record.request
         transform_input = request["TransformInput"]
         bucket, prefix = split_s3_uri(transform_input["DataSource"]["S3DataSource"]["S3Uri"])

@@ -25,7 +25,7 @@ from tests.local_cloud.test_endpoints import invoke, serves
 SLOW_OR_GREEDY = MODEL_FN + (
     "import time, numpy as np\n"
     "def predict_fn(data, model):\n"
-    "    if data[0][0] == 7:\n        time.sleep(1.5)\n"
+    "    if data[0][0] == 7:\n        time.sleep(3)\n"
     "    if data[0][0] == 9:\n        hog = np.ones((2048, 1024, 1024), dtype=np.uint8)\n        time.sleep(10)\n"
     "    return model.predict(data)\n"
 )

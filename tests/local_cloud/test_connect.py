@@ -33,6 +33,7 @@ def test_offline_the_unchanged_sdk_calls_work(cloud, sdk_first) -> None:
         print(sagemaker.get_execution_role())
         print(sagemaker.Session().default_bucket())
         print(boto3.client("sts").get_caller_identity()["Arn"])
+        print(type(sagemaker.session.time).__name__, sagemaker.session.sts_regional_endpoint("us-east-1"))
         """
     done = run_python(textwrap.dedent(program).replace("IMPORTS", imports), {**os.environ})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -40,10 +41,11 @@ def test_offline_the_unchanged_sdk_calls_work(cloud, sdk_first) -> None:
     assert (
         lines[0] == f"SageMaker Maze: this notebook talks to the local cloud at {cloud.endpoint} (offline, us-east-1)."
     )
-    assert lines[-3:] == [
+    assert lines[-4:] == [
         "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze",
         "sagemaker-us-east-1-123456789012",
         "arn:aws:sts::123456789012:assumed-role/AmazonSageMaker-ExecutionRole-maze/maze-participant",
+        f"ScaledClock {cloud.endpoint}",
     ]
 
 

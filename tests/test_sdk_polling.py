@@ -1,0 +1,23 @@
+"""The offline poll clock: sleeps shrink, the SDK's sense of elapsed time does not."""
+
+import sys
+import time
+import types
+
+from local_sagemaker.sdk_polling import ScaledClock, when_imported
+
+
+def test_a_sleep_is_scaled_but_time_moves_on_by_all_of_it() -> None:
+    clock = ScaledClock(0.01)
+    real, seen = time.monotonic(), clock.time()
+    clock.sleep(10)
+    assert time.monotonic() - real < 1
+    assert clock.time() - seen >= 10
+    assert clock.strftime("%Y") == time.strftime("%Y"), "everything else is the time module's"
+
+
+def test_when_imported_patches_a_loaded_module_at_once(monkeypatch) -> None:
+    module = types.ModuleType("maze_fake_module")
+    monkeypatch.setitem(sys.modules, "maze_fake_module", module)
+    when_imported("maze_fake_module", lambda m: setattr(m, "patched", True))
+    assert module.patched

@@ -7,6 +7,7 @@ exactly as a participant's notebooks find the cloud their first cell started.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is not None:
         daemon.stop(state)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 STATE = pytest.StashKey[Path]()

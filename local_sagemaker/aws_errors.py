@@ -24,11 +24,6 @@ class ResourceInUse(AwsError):
         super().__init__("ResourceInUse", message)
 
 
-class ResourceNotFound(AwsError):
-    def __init__(self, message: str) -> None:
-        super().__init__("ResourceNotFound", message)
-
-
 def error_response(error: AwsError, json_protocol: bool) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body in the service's protocol: JSON for SageMaker and Logs, XML for query and S3."""
     if json_protocol:

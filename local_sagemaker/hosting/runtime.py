@@ -21,7 +21,7 @@ INVOCATION_TIMEOUT_SECONDS = 60
 class ModelError(AwsError):
     """A non-2xx answer of the container, relayed as SageMaker Runtime does (HTTP 424)."""
 
-    def __init__(self, endpoint: Endpoint, region: str, status: int, body: str, stream: str) -> None:
+    def __init__(self, endpoint: Endpoint, region: str, status: int, body: str) -> None:
         kind = "client" if 400 <= status < 500 else "server"
         group = f"/aws/sagemaker/Endpoints/{endpoint.name}"
         message = (
@@ -36,7 +36,6 @@ class ModelError(AwsError):
             "LogStreamArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}",
             "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
         }
-        self.stream = stream
 
 
 class Runtime:
@@ -86,7 +85,7 @@ class Runtime:
         try:
             setup = self.hosting.warm(endpoint, region)
         except InstanceFailed as error:
-            raise ModelError(endpoint, region, 500, str(error), "") from error
+            raise ModelError(endpoint, region, 500, str(error)) from error
         if setup is not None:
             self.metrics.record(region, endpoint.name, variant, "ModelSetupTime", setup * 1e6)
 
@@ -108,12 +107,12 @@ class Runtime:
             answer = response.read()
         except (OSError, http.client.HTTPException) as error:
             # The container dropped the request (a worker killed at its timeout, or crashed).
-            raise ModelError(endpoint, region, 502, f"The model server closed the connection: {error!r}", "") from error
+            raise ModelError(endpoint, region, 502, f"The model server closed the connection: {error!r}") from error
         finally:
             connection.close()
         if response.status >= 400:
             text = answer.decode("utf-8", errors="replace")
-            raise ModelError(endpoint, region, response.status, text, instance.log_stream)
+            raise ModelError(endpoint, region, response.status, text)
         out_headers = {
             "Content-Type": response.getheader("Content-Type", "application/json"),
             "x-Amzn-Invoked-Production-Variant": endpoint.variant["VariantName"],

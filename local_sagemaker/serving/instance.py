@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -192,6 +193,7 @@ class ModelServer:
             self._pump.join(timeout=5)
         if self._log is not None:
             self._log.close()
+        shutil.rmtree(self.root, ignore_errors=True)  # the instance's disk goes with the instance
 
 
 def stop_all(servers: list[ModelServer]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -47,6 +48,9 @@ class TrainingRunner:
             self._execute(record)
         except Exception as error:  # a fault of the local cloud must not leave a job InProgress forever
             record.finish("Failed", "Failed", "Training job failed", f"InternalServerError: local cloud: {error!r}")
+        finally:
+            # The instance is gone once the job ends, as on AWS: artifacts are in S3, the log in CloudWatch.
+            shutil.rmtree(self.jobs_dir / record.name, ignore_errors=True)
 
     def _execute(self, record: TrainingJobRecord) -> None:
         request = record.request

@@ -65,7 +65,6 @@ class UtilizationSampler:
         self.cloudwatch, self.host = cloudwatch, host_dimension
         self.root = psutil.Process(pid)
         self.total_memory = psutil.virtual_memory().total
-        self.peak: dict[str, float] = {"CPUUtilization": 0.0, "MemoryUtilization": 0.0}
         self._known: dict[int, psutil.Process] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sampler:{host_dimension}", daemon=True)
@@ -104,5 +103,4 @@ class UtilizationSampler:
             if sample is None:
                 return
             for name, value in zip(("CPUUtilization", "MemoryUtilization"), sample, strict=True):
-                self.peak[name] = max(self.peak[name], value)
                 put_metric(self.cloudwatch, name, value, ("Host", self.host), unit="Percent")

@@ -72,9 +72,8 @@ class Workspace:
         for name, content in files.items():
             (config / name).write_text(json.dumps(content))
 
-    def download_channels(self, s3: Any, channels: list[dict[str, Any]], role_arn: str, region: str) -> int:
-        """Copy each channel's S3 prefix into ``input/data/<channel>``; returns the bytes downloaded."""
-        total = 0
+    def download_channels(self, s3: Any, channels: list[dict[str, Any]], role_arn: str, region: str) -> None:
+        """Copy each channel's S3 prefix into ``input/data/<channel>``."""
         for channel in channels:
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
             bucket, prefix = split_s3_uri(uri)
@@ -87,13 +86,11 @@ class Workspace:
                     f'"{bucket}".'
                 )
             target = self.root / "input" / "data" / channel["ChannelName"]
-            for key, size in keys:
+            for key in keys:
                 relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, key, str(destination))
-                total += size
-        return total
 
     def upload_artifacts(self, s3: Any, output_path: str, job_name: str) -> str:
         """``model/`` becomes model.tar.gz and ``output/data`` output.tar.gz under <output>/<job>/output/."""
@@ -112,14 +109,9 @@ class Workspace:
         return f"s3://{bucket}/{base}/model.tar.gz"
 
 
-def _list_keys(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
+def _list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return [
-            (item["Key"], item["Size"])
-            for page in pages
-            for item in page.get("Contents", [])
-            if not item["Key"].endswith("/")
-        ]
+        return [item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")]
     except s3.exceptions.NoSuchBucket:
         return []

@@ -57,7 +57,7 @@ def invoke(
 
 
 def serves(runtime, endpoint: str) -> bool:
-    content_type, body = invoke(runtime, endpoint, csv_rows(DIGITS[:3]))
+    _, body = invoke(runtime, endpoint, csv_rows(DIGITS[:3]))
     return json.loads(body) == [0, 1, 2]
 
 

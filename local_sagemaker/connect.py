@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +22,7 @@ from botocore.exceptions import EndpointConnectionError
 from local_sagemaker import daemon
 from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
 from local_sagemaker.sdk_polling import POLL_SCALE, ScaledClock, when_imported
+from local_sagemaker.team import team_name
 
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 # How long an auto-started cloud outlives the last notebook kernel that used it.
@@ -35,11 +36,11 @@ class Connection:
     target: str
     endpoint: str | None = None
     region: str | None = None
+    team: str = field(default_factory=team_name)
 
     def __str__(self) -> str:
-        if self.target == "aws":
-            return "SageMaker Maze: this notebook talks to AWS."
-        return f"SageMaker Maze: this notebook talks to the local cloud at {self.endpoint} (offline, {self.region})."
+        where = "AWS" if self.target == "aws" else f"the local cloud at {self.endpoint} (offline, {self.region})"
+        return f"SageMaker Maze: this notebook talks to {where}, as team '{self.team}'."
 
 
 def chosen_target() -> str:

@@ -11,6 +11,9 @@ import pytest
 from tests.notebooks import ROOT
 
 LINE = re.compile(r"^(precision|recall|f1): (\d\.\d{4})$", re.MULTILINE)
+README = ROOT / "chapter_1/task_1/README.md"
+# The participant handout keeps README.md up to this line and drops the answers after it.
+ANSWERS_MARKER = "<!-- answers -->"
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +48,11 @@ def test_model_is_saved_and_predicts_digits(runs) -> None:
     digits = load_digits()
     assert (model.predict(digits.data[:200]) == digits.target[:200]).mean() > 0.9
     assert set(model.classes_) == set(range(10)), "the target must be the digit, not a pixel column"
+
+
+def test_readme_answers_every_question_after_the_marker() -> None:
+    questions_part, answers_part = README.read_text().split(ANSWERS_MARKER)
+    questions = re.findall(r"^(\d)\. \*\*(.+)\*\*$", questions_part, re.MULTILINE)
+    assert len(questions) == 3, questions
+    for number, question in questions:
+        assert f"**{number}. {question}**" in answers_part, question

@@ -6,6 +6,9 @@ scikit-learn's digits, prints precision, recall and f1 on a held-out split (one
 saves the fitted model next to this script.
 """
 
+# TODO: load the digits, hold out a test split, fit a RandomForestClassifier, print "precision: ...",
+# "recall: ..." and "f1: ..." (one line each) and save the model under model/ next to this script.
+### BEGIN SOLUTION
 from pathlib import Path
 
 import joblib
@@ -35,3 +38,4 @@ print(f"f1: {f1:.4f}")
 MODEL_DIR.mkdir(exist_ok=True)
 joblib.dump(model, MODEL_DIR / "model.joblib")
 print(f"model saved to {MODEL_DIR / 'model.joblib'}")
+### END SOLUTION

@@ -23,10 +23,13 @@ from local_sagemaker import daemon
 from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
 from local_sagemaker.sdk_polling import POLL_SCALE, ScaledClock, when_imported
 from local_sagemaker.team import team_name
+from local_sagemaker.versions import check_local_cloud, check_versions
 
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 # How long an auto-started cloud outlives the last notebook kernel that used it.
 IDLE_SECONDS = float(os.environ.get("MAZE_IDLE_SECONDS", "300"))
+# The SDK's modules that hold an ``sts_regional_endpoint`` (sagemaker 2.257.7, sagemaker-core 1.x).
+STS_MODULES = ("sagemaker.utils", "sagemaker.session", "sagemaker_core.helper.session_helper")
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,29 @@ def chosen_target() -> str:
 
 
 def connect() -> Connection:
-    """Choose the cloud for this kernel and say which, in one line."""
+    """Check the kernel's packages, quieten the SDK, choose the cloud for this kernel and say which."""
+    kernel = check_versions()
+    _quiet_sdk()
     if chosen_target() == "aws":
         connection = Connection("aws")
     else:
+        check_local_cloud()
         info, _ = daemon.find_or_start(daemon.state_dir(), idle_seconds=IDLE_SECONDS)
         connection = _point_at(info)
-    print(connection)
+    print(f"{connection}\nKernel: {kernel}.")
     return connection
+
+
+def _quiet_sdk() -> None:
+    """The SDK's own switches for its v2 deprecation warning and its ``sagemaker.config INFO`` lines.
+
+    This workshop uses SDK v2 on purpose (v3 has no ``sagemaker.sklearn``); the warning would repeat
+    that on every estimator and model. The SDK reads the variable each time it would warn, and leaves
+    the level of a ``sagemaker.config`` logger that is already set, so this works before and after
+    ``import sagemaker`` (only the warning of an import that came first has been printed already).
+    """
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 
 
 def _point_at(info: daemon.CloudInfo) -> Connection:
@@ -84,7 +102,8 @@ def _point_at(info: daemon.CloudInfo) -> Connection:
         AWS_SESSION_TOKEN=credentials["SessionToken"],
     )
     boto3.DEFAULT_SESSION = None  # it caches the credentials it resolved first
-    when_imported("sagemaker.session", _adjust_sdk)
+    for module in STS_MODULES:
+        when_imported(module, _adjust_sdk)
     if ("needs-retry", _explain_unreachable_cloud) not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(("needs-retry", _explain_unreachable_cloud))
     # botocore announces at INFO level, on every client, that it uses AWS_ENDPOINT_URL.
@@ -134,12 +153,18 @@ def _write_sdk_config(state: Path, region: str) -> Path:
     return path
 
 
-def _adjust_sdk(session_module: ModuleType) -> None:
-    """Two offline-only adjustments of ``sagemaker.session``; see ``sdk_polling`` for the second.
+def _local_sts_endpoint(region: str) -> str:
+    """Offline stand-in for the SDK's ``sts_regional_endpoint``: every region's STS is the local cloud."""
+    return os.environ["AWS_ENDPOINT_URL"]
 
-    The SDK builds its STS client with an explicit regional AWS URL, which AWS_ENDPOINT_URL
-    cannot override; without this, get_execution_role() and default_bucket() would call AWS.
+
+def _adjust_sdk(module: ModuleType) -> None:
+    """Two offline-only adjustments of the SDK; see ``sdk_polling`` for the second (``sagemaker.session`` only).
+
+    The SDK builds its STS clients with an explicit regional AWS URL from ``sts_regional_endpoint``,
+    which AWS_ENDPOINT_URL cannot override; without this, get_execution_role() and default_bucket()
+    would call AWS. Each module of STS_MODULES defines or imports that function by name.
     """
-    session_module.sts_regional_endpoint = lambda region: os.environ["AWS_ENDPOINT_URL"]
-    if not isinstance(session_module.time, ScaledClock):
-        session_module.time = ScaledClock(POLL_SCALE)
+    module.sts_regional_endpoint = _local_sts_endpoint
+    if module.__name__ == "sagemaker.session" and not isinstance(module.time, ScaledClock):
+        module.time = ScaledClock(POLL_SCALE)

@@ -7,6 +7,7 @@ import re
 import sklearn
 
 from local_sagemaker.aws_errors import ValidationError
+from local_sagemaker.versions import FRAMEWORK_VERSION
 
 SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>\d+\.\d+)-\d+-cpu-py3$")
 
@@ -27,6 +28,6 @@ def check_image(image: str) -> None:
     if match["version"] != installed_framework():
         raise ValidationError(
             f"Image '{image}' is scikit-learn {match['version']}, but the local cloud runs scikit-learn "
-            f"{sklearn.__version__}. Use framework_version='{installed_framework()}-2' (the version pinned in "
-            "requirements.txt), or run on AWS (MAZE_TARGET=aws)."
+            f"{sklearn.__version__}. Use framework_version='{FRAMEWORK_VERSION}' (the version pinned in "
+            "pyproject.toml), or run on AWS (MAZE_TARGET=aws)."
         )

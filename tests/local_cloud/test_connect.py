@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from local_sagemaker import daemon
+from local_sagemaker.connect import STS_MODULES
+from tests.notebooks import SDK_NOISE, first_cells_program
 
 
 def run_python(program: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -23,6 +25,12 @@ def run_python(program: str, env: dict[str, str], timeout: float = 120) -> subpr
     )
 
 
+def after_connect(stdout: str) -> list[str]:
+    """The lines from connect()'s own on (an ``import sagemaker`` before it prints the SDK's config lines)."""
+    lines = stdout.strip().splitlines()
+    return lines[next(i for i, line in enumerate(lines) if line.startswith("SageMaker Maze: ")) :]
+
+
 @pytest.mark.parametrize("sdk_first", [True, False], ids=["sdk-imported-first", "sdk-imported-after"])
 def test_offline_the_unchanged_sdk_calls_work(cloud, sdk_first) -> None:
     imports = "import boto3, sagemaker, local_sagemaker" if sdk_first else "import boto3, local_sagemaker"
@@ -33,24 +41,51 @@ def test_offline_the_unchanged_sdk_calls_work(cloud, sdk_first) -> None:
         print(sagemaker.get_execution_role())
         print(sagemaker.Session().default_bucket())
         print(boto3.client("sts").get_caller_identity()["Arn"])
-        print(type(sagemaker.session.time).__name__, sagemaker.session.sts_regional_endpoint("us-east-1"))
+        print(type(sagemaker.session.time).__name__)
         """
     done = run_python(textwrap.dedent(program).replace("IMPORTS", imports), {**os.environ})
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in done.stdout.strip().splitlines() if not line.startswith("sagemaker.config")]
-    assert (
-        lines[0] == f"SageMaker Maze: this notebook talks to the local cloud at {cloud.endpoint} (offline, us-east-1)."
-    )
-    assert lines[-4:] == [
+    lines = after_connect(done.stdout)
+    where = f"the local cloud at {cloud.endpoint} (offline, us-east-1)"
+    assert lines[0] == f"SageMaker Maze: this notebook talks to {where}, as team 'solo'."
+    assert lines[1].startswith("Kernel: SageMaker Python SDK 2.")
+    assert lines[2:] == [
         "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze",
         "sagemaker-us-east-1-123456789012",
         "arn:aws:sts::123456789012:assumed-role/AmazonSageMaker-ExecutionRole-maze/maze-participant",
-        f"ScaledClock {cloud.endpoint}",
+        "ScaledClock",
     ]
 
 
-def test_with_maze_target_aws_nothing_is_touched() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+@pytest.mark.parametrize("sdk_first", [True, False], ids=["sdk-imported-first", "sdk-imported-after"])
+def test_offline_every_sdk_path_to_sts_reaches_the_local_cloud(cloud, sdk_first) -> None:
+    """Every SDK module with an ``sts_regional_endpoint`` (the SDK's, sagemaker_core's) answers the local cloud."""
+    imports = "import sagemaker, sagemaker_core.helper.session_helper" if sdk_first else ""
+    program = f"""
+        {imports}
+        import sys, local_sagemaker
+        local_sagemaker.connect()
+        import sagemaker, sagemaker.utils, sagemaker_core.helper.session_helper
+        for name, module in sorted(sys.modules.items()):
+            if name.startswith("sagemaker") and hasattr(module, "sts_regional_endpoint"):
+                print(name, module.sts_regional_endpoint("eu-west-1"))
+        """
+    done = run_python(program, {**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers = dict(line.split() for line in after_connect(done.stdout)[2:])
+    assert set(STS_MODULES) <= set(answers), answers
+    assert set(answers.values()) == {cloud.endpoint}, answers
+
+
+def test_offline_the_sdk_prints_no_v2_warning_and_no_config_info(cloud) -> None:
+    done = run_python(first_cells_program(), {**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("SageMaker Maze: this notebook talks to the local cloud")
+    assert not [noise for noise in SDK_NOISE if noise in done.stdout + done.stderr], done.stdout + done.stderr
+
+
+def test_with_maze_target_aws_only_the_sdk_is_quietened() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
     done = run_python(
         """
         import os, local_sagemaker
@@ -60,7 +95,9 @@ def test_with_maze_target_aws_nothing_is_touched() -> None:
         {**env, "MAZE_TARGET": "aws"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.splitlines() == ["SageMaker Maze: this notebook talks to AWS.", "[]"]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "SageMaker Maze: this notebook talks to AWS, as team 'solo'."
+    assert lines[2] == "['SAGEMAKER_SUPPRESS_V2_WARNING']"
 
 
 def test_an_unknown_target_is_refused_with_the_choices() -> None:

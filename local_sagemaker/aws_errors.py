@@ -34,3 +34,13 @@ def error_response(error: AwsError, json_protocol: bool) -> tuple[int, list[tupl
         f"<Message>{escape(error.message)}</Message></Error></ErrorResponse>"
     ).encode()
     return error.status, [("Content-Type", "text/xml")], body
+
+
+def internal_failure(request_id: str) -> AwsError:
+    """AWS's answer to an error it did not foresee (HTTP 500); the request id finds the traceback in cloud.log."""
+    return AwsError(
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure. "
+        f"(local cloud: the traceback is in its log, cloud.log, under request {request_id})",
+        status=500,
+    )

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local_sagemaker.aws_errors import AwsError, error_response
+from local_sagemaker import side_calls
+from local_sagemaker.aws_errors import AwsError, ValidationError, error_response, internal_failure
+from local_sagemaker.page_tokens import PageTokens
+from local_sagemaker.validation import answer_violations, check_request, operation_model, validation_message
 
 # Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch.
 MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})
@@ -25,6 +30,10 @@ Route = Callable[[dict[str, Any]], dict[str, Any]]
 # InvokeEndpoint: endpoint name, body, request headers, region -> status, response headers, body.
 Invoke = Callable[[str, bytes, dict[str, str], str], tuple[int, dict[str, str], bytes]]
 ErrorBody = Callable[[AwsError], tuple[int, list[tuple[str, str]], bytes]]
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency", 500: "Internal Server Error"}
+ANSWER_BREACH = "answer outside botocore's model: SageMaker"  # the cloud.log line a session's end can look for
+REQUEST_ID = "local_sagemaker.request_id"  # WSGI environ key: the id of the request, in its answer and in the log
+log = logging.getLogger(__name__)
 
 
 def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
@@ -38,27 +47,43 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class Front:
-    """WSGI application: routes each request to the project's handlers, to moto, or refuses it."""
+    """WSGI application: routes each request to the project's handlers, to moto, or refuses it.
+
+    Requests to the project's handlers are checked against botocore's model of the operation
+    first (``validation``), and whatever a handler raises unexpectedly becomes AWS's
+    ``InternalFailure`` (HTTP 500, in the service's protocol) with its traceback in the cloud's log.
+    """
 
     def __init__(
         self, sagemaker_actions: dict[str, Action], routes: dict[str, Route], invoke: Invoke, invoke_error: ErrorBody
     ) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
-        self.sagemaker_actions = sagemaker_actions
+        self.sagemaker_actions = {**side_calls.actions(), **sagemaker_actions}
+        self.page_tokens = PageTokens()
         self.routes = routes
         self.invoke, self.invoke_error = invoke, invoke_error
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        region, service = credential_scope(environ) or ("", None)
+        if service in MOTO_SERVICES:
+            return self.moto(environ, start_response)
+        request_id = environ[REQUEST_ID] = str(uuid.uuid4())
+
+        def answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("x-amzn-RequestId", request_id)], exc_info)
+
+        return self._route(path, service, region, environ, answer)
+
+    def _route(
+        self, path: str, service: str | None, region: str, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
         if path.startswith("/_local_sagemaker/"):
             return self._own_route(path.removeprefix("/_local_sagemaker/"), environ, start_response)
-        region, service = credential_scope(environ) or ("", None)
         if service == "sagemaker" and path.startswith("/endpoints/") and path.endswith("/invocations"):
             return self._invoke(unquote(path.split("/")[2]), environ, start_response, region)
         if service == "sagemaker":
             return self._sagemaker(environ, start_response, region)
-        if service in MOTO_SERVICES:
-            return self.moto(environ, start_response)
         json_protocol = "json" in environ.get("CONTENT_TYPE", "")
         refusal = AwsError(
             "UnsupportedOperation",
@@ -78,31 +103,70 @@ class Front:
                 f"{', '.join(sorted(self.sagemaker_actions))}. Run against AWS (MAZE_TARGET=aws) to use {action}.",
             )
             return self._send(start_response, *error_response(refusal, json_protocol=True))
-        body = self._read_body(environ)
         try:
-            result = handler(json.loads(body or b"{}"), region)
+            request = self._json_request(environ)
+            check_request("sagemaker", action, request, "ValidationException")
+            if request.get("NextToken"):
+                request["NextToken"] = self.page_tokens.unseal(request["NextToken"])
+            result = handler(request, region)
+            self._check_answer(environ, action, result)
+            if result.get("NextToken"):
+                result = {**result, "NextToken": self.page_tokens.seal(result["NextToken"])}
+            payload = json.dumps(result, default=_json_default).encode()
         except AwsError as error:
             return self._send(start_response, *error_response(error, json_protocol=True))
-        payload = json.dumps(result, default=_json_default).encode()
+        except Exception:
+            failure = self._internal_failure(environ, f"SageMaker {action}")
+            return self._send(start_response, *error_response(failure, json_protocol=True))
         return self._send(start_response, 200, [("Content-Type", "application/x-amz-json-1.1")], payload)
 
     def _invoke(self, name: str, environ: dict[str, Any], start_response: Callable, region: str) -> Iterable[bytes]:
         headers = {"Content-Type": environ.get("CONTENT_TYPE", ""), "Accept": environ.get("HTTP_ACCEPT", "")}
         if "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES" in environ:
             headers["X-Amzn-SageMaker-Custom-Attributes"] = environ["HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"]
+        body = self._read_body(environ)
         try:
-            status, answer_headers, body = self.invoke(name, self._read_body(environ), headers, region)
+            request = invocation_request(name, body, environ)
+            # SageMaker Runtime's model names its client error ValidationError.
+            check_request("sagemaker-runtime", "InvokeEndpoint", request, "ValidationError")
+            status, answer_headers, answer = self.invoke(name, body, headers, region)
         except AwsError as error:
             return self._send(start_response, *self.invoke_error(error))
-        return self._send(start_response, status, list(answer_headers.items()), body)
+        except Exception:
+            return self._send(start_response, *self.invoke_error(self._internal_failure(environ, "InvokeEndpoint")))
+        return self._send(start_response, status, list(answer_headers.items()), answer)
 
     def _own_route(self, name: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         handler = self.routes.get(name)
         if handler is None:
             return self._send(start_response, 404, [("Content-Type", "application/json")], b'{"error": "no route"}')
-        body = self._read_body(environ)
-        payload = json.dumps(handler(json.loads(body) if body else {}), default=_json_default).encode()
+        try:
+            payload = json.dumps(handler(self._json_request(environ)), default=_json_default).encode()
+        except Exception:
+            failure = self._internal_failure(environ, f"route {name}")
+            return self._send(start_response, *error_response(failure, json_protocol=True))
         return self._send(start_response, 200, [("Content-Type", "application/json")], payload)
+
+    def _json_request(self, environ: dict[str, Any]) -> Any:
+        """The request's JSON document (``{}`` when empty); malformed JSON is the client's error, as on AWS."""
+        body = self._read_body(environ)
+        try:
+            return json.loads(body) if body else {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValidationError(f"The request body is not valid JSON: {error}.") from None
+
+    @staticmethod
+    def _check_answer(environ: dict[str, Any], action: str, result: dict[str, Any]) -> None:
+        """A clear line in cloud.log for an answer outside botocore's model: clients may fail on it, as tests do."""
+        found = answer_violations("sagemaker", action, result)
+        if found:
+            log.warning("%s %s (request %s): %s", ANSWER_BREACH, action, environ[REQUEST_ID], validation_message(found))
+
+    @staticmethod
+    def _internal_failure(environ: dict[str, Any], what: str) -> AwsError:
+        """Log the handler's traceback under the request id, and answer what AWS answers."""
+        log.exception("%s failed (request %s)", what, environ[REQUEST_ID])
+        return internal_failure(environ[REQUEST_ID])
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:
@@ -113,9 +177,23 @@ class Front:
 
     @staticmethod
     def _send(start_response: Callable, status: int, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency"}.get(status, "Error")
+        reason = REASONS.get(status, "Error")
         start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
+
+
+def invocation_request(name: str, body: bytes, environ: dict[str, Any]) -> dict[str, Any]:
+    """InvokeEndpoint's parameters as the model names them, from the URI, the headers and the body."""
+    model = operation_model("sagemaker-runtime", "InvokeEndpoint")
+    assert model is not None and model.input_shape is not None
+    request: dict[str, Any] = {"EndpointName": name, "Body": body}
+    for member, shape in model.input_shape.members.items():
+        if shape.serialization.get("location") == "header":
+            key = shape.serialization["name"].upper().replace("-", "_")
+            value = environ.get(key if key == "CONTENT_TYPE" else f"HTTP_{key}")
+            if value is not None:
+                request[member] = value
+    return request
 
 
 def _json_default(value: Any) -> Any:

@@ -100,6 +100,10 @@ class TrainingJobRecord:
         with self.lock:
             self.final_metrics[name] = {"MetricName": name, "Value": value, "Timestamp": now()}
 
+    def artifact_uri(self) -> str:
+        """Where SageMaker puts the job's model.tar.gz: ``<S3OutputPath>/<job>/output/model.tar.gz``."""
+        return f"{self.request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{self.name}/output/model.tar.gz"
+
     def describe(self) -> dict[str, Any]:
         with self.lock:
             out: dict[str, Any] = {
@@ -113,8 +117,8 @@ class TrainingJobRecord:
                 "FinalMetricDataList": list(self.final_metrics.values()),
             }
             out.update({key: self.request[key] for key in ECHOED if key in self.request})
-            if self.model_artifacts:
-                out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts}
+            # Required in DescribeTrainingJob's output shape: before the upload it names where the model will be.
+            out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts or self.artifact_uri()}
             if self.failure_reason:
                 out["FailureReason"] = self.failure_reason
             if self.training_start_time:

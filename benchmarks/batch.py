@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/batch.py [--rows 50000] [--objects 10]
 
 The same input (digits rows repeated to --rows, CSV, in --objects S3 objects) through a
-MultiRecord, Line-split job; the time is measured from the instances' logs, from the first
-'Assigned' line (instances up, work handed out) to the last 'Processed' line; the whole job,
-instance start-up and shutdown included, is printed beside it.
+MultiRecord, Line-split job; the time is measured from the container's access lines, which AWS
+logs too: from the first instance's last health check (``GET /ping`` answered: instance up) to
+the last answered ``POST /invocations``. The whole job, instance start-up and shutdown included,
+is printed beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -25,18 +27,35 @@ from sklearn.ensemble import RandomForestClassifier
 
 from local_sagemaker import daemon
 from local_sagemaker.serving.container import default_input_fn
+from maze import evidence
+
+PING = re.compile(r'"GET /ping HTTP/1\.[01]" 200 ')
+
+
+def events(logs: Any, stream: str) -> list[dict[str, Any]]:
+    """Every event of a transform instance's stream, first to last, with its CloudWatch timestamp (ms)."""
+    found: list[dict[str, Any]] = []
+    token = None
+    while True:
+        kwargs = {"nextToken": token} if token else {}
+        page = logs.get_log_events(logGroupName=evidence.TRANSFORM_GROUP, logStreamName=stream, startFromHead=True,
+                                   **kwargs)  # fmt: skip
+        found += page["events"]
+        if not page["events"] or page.get("nextForwardToken") == token:
+            return found
+        token = page["nextForwardToken"]
 
 
 def processing_seconds(logs: Any, job: str) -> float:
-    """From the first instance's 'Assigned' line to the last 'Processed' line: the work, without start-up."""
-    group = "/aws/sagemaker/TransformJobs"
-    stamps: dict[str, list[int]] = {"Assigned": [], "Processed": []}
-    for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job}/")["logStreams"]:
-        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]:
-            word = event["message"].split(" ", 1)[0]
-            if word in stamps:
-                stamps[word].append(event["timestamp"])
-    return (max(stamps["Processed"]) - min(stamps["Assigned"])) / 1000
+    """From the first health check passed before work (instance up) to the last answered request: no start-up."""
+    ready, answered = [], []
+    for stream in evidence.container_streams(logs, evidence.TRANSFORM_GROUP, f"{job}/"):
+        stamps = [(e["timestamp"], e["message"]) for e in events(logs, stream)]
+        work = [stamp for stamp, message in stamps if evidence.answered_invocations([message])]
+        if work:  # an idle instance has no part in the processing time
+            ready += [max(stamp for stamp, message in stamps if PING.search(message) and stamp <= work[0])]
+            answered += work
+    return (max(answered) - min(ready)) / 1000
 
 
 def raw_rate(model: RandomForestClassifier, rows: np.ndarray) -> float:

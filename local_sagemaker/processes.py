@@ -38,6 +38,7 @@ def spawn_container(args: list[str], base_dir: Path, environment: dict[str, str]
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(base_dir)),
         "LANG": "C.UTF-8",
+        "TZ": "UTC",  # containers run in UTC: log timestamps read +0000 as on AWS
         "PYTHONUNBUFFERED": "TRUE",
         "SAGEMAKER_BASE_DIR": str(base_dir),
         **environment,

@@ -10,7 +10,8 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from local_sagemaker.serving import container
+from local_sagemaker.serving import container, instance
+from maze import evidence
 
 LOAD = "import os, joblib\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
 ROWS = "\n".join(",".join(str(v) for v in row) for row in load_digits().data[:3])
@@ -89,3 +90,14 @@ def test_execution_parameters_route_exists_when_defined(app_for) -> None:
     )
     answer = app_for(script).get("/execution-parameters")
     assert (answer.status_code, answer.get_json()) == (200, {"MaxConcurrentTransforms": 2})
+
+
+def test_the_access_log_format_is_nginx_combined_and_the_evidence_reads_it() -> None:
+    atoms = {"h": "127.0.0.1", "l": "-", "u": "-", "t": "[27/Nov/2026:13:22:11 +0000]", "s": "200", "b": "1234",
+             "r": "POST /invocations HTTP/1.1", "f": "-", "a": "Go-http-client/1.1"}  # fmt: skip
+    line = instance.ACCESS_LOG_FORMAT % atoms
+    # The shape of the lines AWS's batch instances log (e.g. aws/amazon-sagemaker-examples, saved notebook outputs).
+    assert line == (
+        '127.0.0.1 - - [27/Nov/2026:13:22:11 +0000] "POST /invocations HTTP/1.1" 200 1234 "-" "Go-http-client/1.1"'
+    )
+    assert evidence.answered_invocations([line, line.replace('" 200 ', '" 500 ')]) == 1, "2xx answers only"

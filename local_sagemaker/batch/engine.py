@@ -1,27 +1,44 @@
-"""Runs a transform job: instance servers, input objects assigned to instances by key, records batched."""
+"""Runs a transform job: instance servers, input objects assigned to instances by key, records batched.
+
+Each instance logs as on AWS: the container's output (its access lines included) in
+``<job>/<instance-id>-<epoch>``, the platform's lines in ``<job>/<instance-id>-<epoch>/data-log``.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch import data_processing as dp
 from local_sagemaker.batch.api import TransformJobRecord
+from local_sagemaker.batch.data_log import DataLog
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 from local_sagemaker.training.workspace import split_s3_uri
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 MB = 1024 * 1024
+# The batch platform's HTTP client, as the container's access lines on AWS show it.
+USER_AGENT = "Go-http-client/1.1"
 
 
 class JobFailed(Exception):
     """The job's FailureReason."""
+
+
+@dataclass
+class Instance:
+    """One transform instance: the serving container and the platform's data log beside it."""
+
+    server: ModelServer
+    data_log: DataLog
 
 
 class TransformRunner:
@@ -44,23 +61,26 @@ class TransformRunner:
         record.set("InProgress")
         region = record.arn.split(":")[3]
         servers: list[ModelServer] = []
+        instances: list[Instance] = []
         try:
             servers = self._servers(record, region)
             with ThreadPoolExecutor(max_workers=len(servers)) as pool:
                 list(pool.map(ModelServer.start, servers))
+            logs = self.aws.client("logs", region)
+            instances = [Instance(server, DataLog(logs, LOG_GROUP, server.log_stream)) for server in servers]
             objects = self._input_objects(record, region)
             # SageMaker hands whole objects to instances; one object is never split across two.
-            shares = [objects[i :: len(servers)] for i in range(len(servers))]
+            shares = [objects[i :: len(instances)] for i in range(len(instances))]
 
-            def work(server: ModelServer, keys: list[str]) -> None:
+            def work(instance: Instance, keys: list[str]) -> None:
                 try:
-                    self._process(record, region, server, keys)
+                    self._process(record, region, instance, keys)
                 except Exception:
                     record.stop_requested.set()  # the other instances stop at their next object
                     raise
 
-            with ThreadPoolExecutor(max_workers=len(servers)) as pool:
-                list(pool.map(work, servers, shares))
+            with ThreadPoolExecutor(max_workers=len(instances)) as pool:
+                list(pool.map(work, instances, shares))
             outcome: tuple[str, str | None] = ("Stopped" if record.stop_requested.is_set() else "Completed", None)
         except (JobFailed, InstanceFailed) as error:
             record.stop_requested.set()
@@ -69,6 +89,8 @@ class TransformRunner:
             outcome = ("Failed", f"InternalServerError: local cloud: {error!r}")
         finally:
             stop_all(servers)  # flushes each instance's log before the job reports its end
+            for instance in instances:
+                instance.data_log.close()
         record.set(*outcome)
 
     def _servers(self, record: TransformJobRecord, region: str) -> list[ModelServer]:
@@ -86,7 +108,8 @@ class TransformRunner:
                     self.aws,
                     region,
                     LOG_GROUP,
-                    f"{record.name}/{instance}",
+                    f"{record.name}/{instance}-{int(time.time())}",
+                    user_agent=USER_AGENT,
                 )  # fmt: skip
             )
         return servers
@@ -103,35 +126,31 @@ class TransformRunner:
             raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source.')
         return keys
 
-    def _process(self, record: TransformJobRecord, region: str, server: ModelServer, keys: list[str]) -> None:
-        if not keys:
-            server.log("Assigned 0 input objects: this instance has nothing to do.")
-            return
-        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        server.log(f"Assigned {len(keys)} input objects: {shown}")
+    def _process(self, record: TransformJobRecord, region: str, instance: Instance, keys: list[str]) -> None:
         request = record.request
         transform_input = request["TransformInput"]
         bucket, prefix = split_s3_uri(transform_input["DataSource"]["S3DataSource"]["S3Uri"])
         bucket_out, prefix_out = split_s3_uri(request["TransformOutput"]["S3OutputPath"].rstrip("/"))
         s3 = self.aws.client("s3", region)
         concurrency = request.get("MaxConcurrentTransforms") or _execution_parameter(
-            server, "MaxConcurrentTransforms", 1
+            instance.server, "MaxConcurrentTransforms", 1
+        )
+        instance.data_log.parameters(
+            concurrency, request.get("MaxPayloadInMB", 6), request.get("BatchStrategy", "SingleRecord")
         )
         for key in keys:
             if record.stop_requested.is_set():
                 return
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            output, count, requests = self._transform_object(request, server, f"s3://{bucket}/{key}", body, concurrency)
+            output = self._transform_object(request, instance, (bucket, key), body, concurrency)
             relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
             out_key = f"{prefix_out}/{relative}.out" if prefix_out else f"{relative}.out"
             s3.put_object(Bucket=bucket_out, Key=out_key, Body=output.encode())
-            server.log(
-                f"Processed s3://{bucket}/{key}: {count} records in {requests} requests -> s3://{bucket_out}/{out_key}"
-            )
 
     def _transform_object(
-        self, request: dict[str, Any], server: ModelServer, uri: str, body: str, concurrency: int
-    ) -> tuple[str, int, int]:
+        self, request: dict[str, Any], instance: Instance, source: tuple[str, str], body: str, concurrency: int
+    ) -> str:
+        uri = f"s3://{source[0]}/{source[1]}"
         transform_input = request["TransformInput"]
         content_type = transform_input.get("ContentType", "application/json")
         accept = request["TransformOutput"].get("Accept", "application/json")
@@ -154,9 +173,9 @@ class TransformRunner:
                 raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
         batches = self._batches(request, payloads, uri)
         with ThreadPoolExecutor(max_workers=max(1, int(concurrency))) as pool:
-            answers = list(pool.map(lambda batch: _invoke(server, batch, content_type, accept, uri), batches))
+            answers = list(pool.map(lambda batch: _invoke(instance, batch, content_type, accept, source), batches))
         if not per_record:
-            return "".join(text for text, _ in answers), len(records), len(batches)
+            return "".join(text for text, _ in answers)
         outputs: list[Any] = []
         for (text, batch), first in zip(answers, _starts(batches), strict=True):
             try:
@@ -172,7 +191,7 @@ class TransformRunner:
             except dp.RecordError as error:
                 raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
             lines.append(dp.serialize(value, content_type if joining else output_type))
-        return "\n".join(lines) + "\n", len(records), len(batches)
+        return "\n".join(lines) + "\n"
 
     @staticmethod
     def _batches(request: dict[str, Any], payloads: list[str], uri: str) -> list[list[str]]:
@@ -204,18 +223,23 @@ def _starts(batches: list[list[str]]) -> list[int]:
     return starts
 
 
-def _invoke(server: ModelServer, batch: list[str], content_type: str, accept: str, uri: str) -> tuple[str, list[str]]:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+def _invoke(
+    instance: Instance, batch: list[str], content_type: str, accept: str, source: tuple[str, str]
+) -> tuple[str, list[str]]:
+    uri = f"s3://{source[0]}/{source[1]}"
+    connection = http.client.HTTPConnection("127.0.0.1", instance.server.port, timeout=600)
     try:
-        connection.request("POST", "/invocations", body="\n".join(batch).encode(),
-                           headers={"Content-Type": content_type, "Accept": accept})  # fmt: skip
+        headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
+        connection.request("POST", "/invocations", body="\n".join(batch).encode(), headers=headers)
         response = connection.getresponse()
         text = response.read().decode("utf-8", errors="replace")
     except (OSError, http.client.HTTPException) as error:
+        instance.data_log.no_response(*source)
         raise JobFailed(f"ClientError: the model server dropped a request for {uri}: {error!r}") from error
     finally:
         connection.close()
     if response.status != 200:
+        instance.data_log.bad_status(*source, response.status, text)
         first = batch[0][:80]
         raise JobFailed(
             f"ClientError: The model rejected a request for {uri} (records starting {first!r}) with status "
@@ -227,7 +251,7 @@ def _invoke(server: ModelServer, batch: list[str], content_type: str, accept: st
 def _execution_parameter(server: ModelServer, name: str, default: int) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        connection.request("GET", "/execution-parameters")
+        connection.request("GET", "/execution-parameters", headers={"User-Agent": USER_AGENT})
         response = connection.getresponse()
         body = response.read()
         return int(json.loads(body).get(name, default)) if response.status == 200 else default

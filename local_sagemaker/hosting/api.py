@@ -222,13 +222,17 @@ class HostingService:
             else:
                 endpoint.set_status("Failed", str(error))
             return
+        # A serverless endpoint keeps no compute once its container passed the health check: the first
+        # invocation after a deployment is a cold start (ModelSetupTime), as on AWS.
+        live = [] if variant.get("ServerlessConfig") else servers
         with endpoint.lock:
-            retired, endpoint.instances = endpoint.instances, servers
+            retired, endpoint.instances = endpoint.instances, live
             endpoint.config = config
-        stop_all(retired)  # traffic already goes to the new instances; an update ends when the old are gone
+        # Traffic already goes to the new instances; an update ends when the old are gone.
+        stop_all(retired + [server for server in servers if server not in live])
         endpoint.set_status("InService")
         if self.endpoints.get(endpoint.name) is not endpoint:  # deleted while it came up
-            stop_all(servers)
+            stop_all(live)
 
     def _new_server(
         self, endpoint: str, variant: dict[str, Any], model: dict[str, Any] | None, region: str

@@ -13,6 +13,12 @@ from typing import Any
 
 NAMESPACE = "AWS/SageMaker"
 FLUSH_SECONDS = 1.0
+UNITS = {
+    "ModelLatency": "Microseconds",
+    "OverheadLatency": "Microseconds",
+    "ModelSetupTime": "Microseconds",
+    "MemoryUtilization": "Percent",
+}
 
 
 class InvocationMetrics:
@@ -43,7 +49,7 @@ class InvocationMetrics:
         stamp = datetime.now(UTC)
         by_region: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for (region, endpoint, variant, name), samples in values.items():
-            unit = "Microseconds" if name.endswith(("Latency", "SetupTime")) else "None"
+            unit = UNITS.get(name, "None")
             by_region[region].append(
                 {
                     "MetricName": name,

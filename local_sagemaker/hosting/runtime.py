@@ -1,4 +1,13 @@
-"""InvokeEndpoint: the request goes to one of the endpoint's instances, the answer comes back as AWS gives it."""
+"""InvokeEndpoint: the request goes to one of the endpoint's instances, the answer comes back as AWS gives it.
+
+Metrics mean what AWS's CloudWatch page for SageMaker says (namespace AWS/SageMaker, dimensions
+EndpointName and VariantName): ``Invocation4XXErrors``/``Invocation5XXErrors`` send 1 for each 4xx/5xx
+the *model* returned and 0 otherwise, so a throttled request, which never reaches the model, counts in
+neither (nor in ``Invocations``); ``ModelLatency`` is the time spent in the container, ``OverheadLatency``
+the time from receiving the request to answering it minus ``ModelLatency`` (a serverless cold start
+included), both in microseconds. Serverless endpoints add ``ModelSetupTime`` for each cold start and
+``MemoryUtilization`` (percent of MemorySizeInMB); they publish no CPUUtilization.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,7 @@ from local_sagemaker.aws_errors import AwsError
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
-from local_sagemaker.serving.instance import InstanceFailed
+from local_sagemaker.serving.instance import InstanceFailed, ModelServer
 
 REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
 SERVERLESS_PAYLOAD_LIMIT = 4 * 1024 * 1024
@@ -45,6 +54,7 @@ class Runtime:
         self.hosting, self.metrics = hosting, metrics
 
     def invoke(self, name: str, body: bytes, headers: dict[str, str], region: str) -> tuple[int, dict[str, str], bytes]:
+        received = time.perf_counter()
         try:
             endpoint = self.hosting.endpoint(name, region)
         except AwsError:
@@ -56,27 +66,45 @@ class Runtime:
             raise AwsError(
                 "ValidationError", f"Received payload of {len(body)} bytes, which exceeds the limit of {limit} bytes."
             )
-        variant = endpoint.variant["VariantName"]
         in_flight = endpoint.admit()
         if in_flight is None:
-            self.metrics.record(region, name, variant, "Invocation4XXErrors", 1)
-            raise AwsError("ThrottlingException", "Rate exceeded")
+            raise AwsError("ThrottlingException", "Rate exceeded")  # not an invocation: no metric counts it
         try:
             if endpoint.serverless:
                 self._warm(endpoint, region, in_flight)
+            instance = endpoint.next_instance()
+            if instance is None:
+                raise AwsError("ValidationError", f"Endpoint {endpoint.name} of account {ACCOUNT_ID} not found.")
             started = time.perf_counter()
-            status, answer_headers, answer = self._forward(endpoint, body, headers, region)
-        except ModelError as error:
-            self.metrics.record(region, name, variant, "Invocations", 1)
-            self.metrics.record(
-                region, name, variant, f"Invocation{error.fields['OriginalStatusCode'] // 100}XXErrors", 1
-            )
-            raise
+            try:
+                answer = self._forward(endpoint, instance, body, headers, region)
+            except ModelError as error:
+                self._record(endpoint, region, instance, received, started, error.fields["OriginalStatusCode"])
+                raise
+            self._record(endpoint, region, instance, received, started, 200)
+            return answer
         finally:
             endpoint.release()
-        self.metrics.record(region, name, variant, "Invocations", 1)
-        self.metrics.record(region, name, variant, "ModelLatency", (time.perf_counter() - started) * 1e6)
-        return status, answer_headers, answer
+
+    def _record(
+        self, endpoint: Endpoint, region: str, instance: ModelServer, received: float, started: float, status: int
+    ) -> None:
+        """The metrics of one request the model answered (with ``status``)."""
+        answered = time.perf_counter()
+        model_latency = (answered - started) * 1e6
+        values = {
+            "Invocations": 1,
+            "Invocation4XXErrors": int(400 <= status < 500),
+            "Invocation5XXErrors": int(status >= 500),
+            "ModelLatency": model_latency,
+            "OverheadLatency": (answered - received) * 1e6 - model_latency,
+        }
+        if endpoint.serverless:
+            memory = instance.memory_utilization()
+            if memory is not None:
+                values["MemoryUtilization"] = memory
+        for metric, value in values.items():
+            self.metrics.record(region, endpoint.name, endpoint.variant["VariantName"], metric, value)
 
     def _warm(self, endpoint: Endpoint, region: str, in_flight: int) -> None:
         variant = endpoint.variant["VariantName"]
@@ -90,11 +118,8 @@ class Runtime:
             self.metrics.record(region, endpoint.name, variant, "ModelSetupTime", setup * 1e6)
 
     def _forward(
-        self, endpoint: Endpoint, body: bytes, headers: dict[str, str], region: str
+        self, endpoint: Endpoint, instance: ModelServer, body: bytes, headers: dict[str, str], region: str
     ) -> tuple[int, dict[str, str], bytes]:
-        instance = endpoint.next_instance()
-        if instance is None:
-            raise AwsError("ValidationError", f"Endpoint {endpoint.name} of account {ACCOUNT_ID} not found.")
         forwarded = {k: v for k, v in headers.items() if k in ("Content-Type", "Accept")}
         if "X-Amzn-SageMaker-Custom-Attributes" in headers:
             forwarded["X-Amzn-SageMaker-Custom-Attributes"] = headers["X-Amzn-SageMaker-Custom-Attributes"]

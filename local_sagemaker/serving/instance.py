@@ -27,6 +27,10 @@ MEMORY_SAMPLE_SECONDS = 0.05
 # How long /ping may answer errors before the health check fails (AWS waits longer; the verdict is the same).
 PING_ERROR_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 120.0
+# One access line per request in nginx's "combined" format: the real container's nginx writes it to stdout,
+# hence to the instance's log stream (aws/sagemaker-containers etc/nginx.conf.template:
+# ``access_log /dev/stdout combined;``). Here gunicorn writes the same line; /ping included.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
 class InstanceFailed(Exception):
@@ -51,10 +55,14 @@ class ModelServer:
         log_group: str,
         log_stream: str,
         memory_limit_mb: int | None = None,
+        user_agent: str | None = None,
     ) -> None:
         self.root, self.container, self.aws, self.region = root, container, aws, region
         self.log_group, self.log_stream = log_group, log_stream
         self.memory_limit_mb = memory_limit_mb
+        self._memory_last = self._memory_peak = 0  # bytes the instance's processes hold: last sample, peak since read
+        # The platform's HTTP client as the access lines name it; None: unknown, so none is sent ("-").
+        self.headers = {"User-Agent": user_agent} if user_agent else {}
         self._stopping = threading.Event()
         self.port = 0
         self.process: subprocess.Popen | None = None
@@ -82,6 +90,8 @@ class ModelServer:
             "--worker-connections", str(1000 * int(workers)),
             "-w", workers,
             "--log-level", "info",
+            "--access-logfile", "-",
+            "--access-logformat", ACCESS_LOG_FORMAT,
             "--no-control-socket",
             "local_sagemaker.serving.container:app",
         ]  # fmt: skip
@@ -146,16 +156,12 @@ class ModelServer:
         """The status of GET /ping, or None when nothing answers."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
-            connection.request("GET", "/ping")
+            connection.request("GET", "/ping", headers=self.headers)
             return connection.getresponse().status
         except OSError:
             return None
         finally:
             connection.close()
-
-    def log(self, line: str) -> None:
-        """A line of the platform's own (not the container's) in this instance's log stream."""
-        self._log.write(line)
 
     def _pump_log(self) -> None:
         for line in self.process.stdout:
@@ -177,14 +183,21 @@ class ModelServer:
                 total = master.memory_info().rss + sum(sizes.values())
             except psutil.Error:
                 continue
+            self._memory_last, self._memory_peak = total, max(self._memory_peak, total)
             if total > limit and sizes:
-                victim = max(sizes, key=sizes.get)
-                self._log.write(
-                    f"Memory limit of {self.memory_limit_mb} MB exceeded ({total / 2**20:.0f} MB in use): "
-                    f"worker {victim.pid} killed"
-                )
+                # gunicorn logs the kill itself ("was sent SIGKILL! Perhaps out of memory?"), as on AWS.
                 with contextlib.suppress(psutil.Error):
-                    victim.kill()
+                    max(sizes, key=sizes.get).kill()
+
+    def memory_utilization(self) -> float | None:
+        """Percent of the memory limit held at most since the last call (capped at 100, as the kill enforces).
+
+        None for an instance without a memory limit (real-time instances report no memory per request).
+        """
+        if not self.memory_limit_mb:
+            return None
+        peak, self._memory_peak = max(self._memory_peak, self._memory_last), 0
+        return min(100.0, 100.0 * peak / (self.memory_limit_mb * 1024 * 1024))
 
     def stop(self) -> None:
         self._stopping.set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import joblib
@@ -95,3 +97,38 @@ def wait_endpoint(sm: Any, name: str, timeout: float = 120) -> dict[str, Any]:
             return description
         time.sleep(0.1)
     raise TimeoutError(f"{name} still {description['EndpointStatus']}")
+
+
+def endpoint_metric(
+    cloudwatch: Any,
+    endpoint: str,
+    metric: str,
+    until: Callable[[dict[str, float]], bool] | None = None,
+    timeout: float = 10,
+) -> dict[str, float]:
+    """An endpoint's metric (AWS/SageMaker, EndpointName and AllTraffic) over all its datapoints.
+
+    Returns SampleCount, Sum and Maximum (0 when there is no datapoint). The runtime publishes once a
+    second, so it waits (bounded) until ``until(figures)`` holds (default: a datapoint exists), then
+    returns what is there.
+    """
+    until = until or (lambda figures: figures["SampleCount"] > 0)
+    deadline = time.monotonic() + timeout
+    while True:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=metric,
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+            StartTime=datetime.now(UTC) - timedelta(hours=1),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["SampleCount", "Sum", "Maximum"],
+        )["Datapoints"]
+        figures = {
+            "SampleCount": sum(p["SampleCount"] for p in points),
+            "Sum": sum(p["Sum"] for p in points),
+            "Maximum": max((p["Maximum"] for p in points), default=0.0),
+        }
+        if until(figures) or time.monotonic() > deadline:
+            return figures
+        time.sleep(0.2)

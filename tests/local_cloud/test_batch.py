@@ -1,4 +1,8 @@
-"""Batch transform: objects assigned to instances by key, record batching, filters and joins, faults."""
+"""Batch transform: objects assigned to instances by key, record batching, filters and joins, faults.
+
+Each instance's work is read as a participant reads it on AWS: from the container's access lines
+(``maze.evidence``), one per request the instance received.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 from sklearn.datasets import load_digits
 
+from maze import evidence
 from tests.local_cloud.hosting import create_model, upload_model
 from tests.local_cloud.jobs import BUCKET, unique
 
@@ -64,20 +69,21 @@ def transform(sm, model: str, prefix: str, wait: bool = True, **options) -> dict
     return sm.describe_transform_job(TransformJobName=name)
 
 
-def instance_logs(logs, job: str) -> dict[str, list[str]]:
-    group = "/aws/sagemaker/TransformJobs"
-    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job}/")["logStreams"]
-    return {
-        s["logStreamName"]: [
-            e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
-        ]
-        for s in streams
-    }
+GROUP = "/aws/sagemaker/TransformJobs"
+# 2026-11-27T13:22:11.123:[sagemaker logs]: <message>
+DATA_LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}:\[sagemaker logs\]: (.*)$")
 
 
-def processed(lines: list[str]) -> list[tuple[str, int, int]]:
-    found = [re.search(r"Processed s3://\S+/(\S+): (\d+) records in (\d+) requests", line) for line in lines]
-    return [(m[1], int(m[2]), int(m[3])) for m in found if m]
+def requests_per_instance(logs, job: dict) -> list[int]:
+    """Requests each instance answered, from its access lines, fewest first."""
+    return sorted(evidence.transform_invocations(logs, job["TransformJobName"]).values())
+
+
+def data_log(logs, stream: str) -> list[str]:
+    """The platform's messages in an instance's data-log stream, each checked for AWS's line shape."""
+    lines = evidence.stream_messages(logs, GROUP, f"{stream}/data-log")
+    assert all(DATA_LOG_LINE.match(line) for line in lines), lines
+    return [DATA_LOG_LINE.match(line)[1] for line in lines]
 
 
 def output(s3, job: dict, name: str) -> list[str]:
@@ -90,8 +96,7 @@ def test_one_object_is_never_split_across_instances(sm, s3, logs, model) -> None
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/all.csv", Body=csv_lines(DIGITS.data[:100]))
     job = transform(sm, model, prefix, BatchStrategy="MultiRecord")
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    work = {stream: processed(lines) for stream, lines in instance_logs(logs, job["TransformJobName"]).items()}
-    assert sorted(len(done) for done in work.values()) == [0, 1], "one instance worked, the other idled"
+    assert requests_per_instance(logs, job) == [0, 1], "one instance worked, the other idled"
     assert [int(v) for v in output(s3, job, "all.csv")] == list(DIGITS.target[:100])
 
 
@@ -102,8 +107,7 @@ def test_several_objects_use_both_instances_and_keep_order(sm, s3, logs, model) 
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/sub/part-{part}.csv", Body=csv_lines(rows))
     job = transform(sm, model, prefix, BatchStrategy="MultiRecord")
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    work = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
-    assert sorted(len(done) for done in work) == [3, 3]
+    assert requests_per_instance(logs, job) == [3, 3], "three objects each, one request per object"
     for part in range(6):
         predicted = [int(v) for v in output(s3, job, f"sub/part-{part}.csv")]
         assert predicted == list(DIGITS.target[part * 30 : (part + 1) * 30]), "one line per record, in order"
@@ -115,8 +119,7 @@ def test_batch_strategy_sets_the_records_per_request(sm, s3, logs, model, strate
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(DIGITS.data[:40]))
     job = transform(sm, model, prefix, BatchStrategy=strategy, InstanceCount=1)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    [done] = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
-    assert done == [("x.csv", 40, requests)]
+    assert requests_per_instance(logs, job) == [requests]
 
 
 def test_split_type_none_sends_the_object_whole(sm, s3, logs, model) -> None:
@@ -124,9 +127,28 @@ def test_split_type_none_sends_the_object_whole(sm, s3, logs, model) -> None:
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(DIGITS.data[:25]))
     job = transform(sm, model, prefix, SplitType="None", AssembleWith="None", InstanceCount=1)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    [done] = [processed(lines) for lines in instance_logs(logs, job["TransformJobName"]).values()]
-    assert done == [("x.csv", 1, 1)]
+    assert requests_per_instance(logs, job) == [1]
     assert [int(v) for v in output(s3, job, "x.csv")] == list(DIGITS.target[:25])
+
+
+def test_streams_are_named_as_aws_names_them_with_platform_lines_apart(sm, s3, logs, model) -> None:
+    prefix = unique("streams")
+    for part in range(2):
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-{part}.csv", Body=csv_lines(DIGITS.data[:12]))
+    job = transform(sm, model, prefix, BatchStrategy="SingleRecord", MaxConcurrentTransforms=2)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    name = job["TransformJobName"]
+    pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=GROUP, logStreamNamePrefix=f"{name}/")
+    streams = sorted(s["logStreamName"] for page in pages for s in page["logStreams"])
+    instances = [s for s in streams if not s.endswith("/data-log")]
+    assert len(instances) == 2
+    assert all(re.fullmatch(rf"{name}/i-[0-9a-f]{{17}}-\d{{10}}", stream) for stream in instances), streams
+    assert streams == sorted([*instances, *(f"{stream}/data-log" for stream in instances)])
+    for stream in instances:
+        assert data_log(logs, stream) == ["MaxConcurrentTransforms=2, MaxPayloadInMB=6, BatchStrategy=SINGLE_RECORD"]
+        container = evidence.stream_messages(logs, GROUP, stream)
+        assert not any("[sagemaker logs]" in line or "Processed" in line for line in container), "no platform lines"
+    assert requests_per_instance(logs, job) == [12, 12], "one access line per record sent"
 
 
 def test_csv_filters_and_join(sm, s3, model) -> None:
@@ -155,7 +177,7 @@ def test_json_lines_filters_and_join(sm, s3, model) -> None:
     assert joined == [[i, int(DIGITS.target[i])] for i in range(10)]
 
 
-def test_a_record_the_model_rejects_fails_the_job_naming_it(sm, s3, model) -> None:
+def test_a_record_the_model_rejects_fails_the_job_naming_it(sm, s3, logs, model) -> None:
     prefix = unique("bad")
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/good.csv", Body=csv_lines(DIGITS.data[:5]))
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/zbad.csv", Body=csv_lines(DIGITS.data[:3]) + "1,2,three\n")
@@ -163,6 +185,14 @@ def test_a_record_the_model_rejects_fails_the_job_naming_it(sm, s3, model) -> No
     assert job["TransformJobStatus"] == "Failed"
     assert f"s3://{BUCKET}/{prefix}/zbad.csv" in job["FailureReason"]
     assert "1,2,three" in job["FailureReason"]
+    [stream] = evidence.transform_invocations(logs, job["TransformJobName"])
+    assert data_log(logs, stream)[:4] == [
+        "MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy=SINGLE_RECORD",
+        f"{BUCKET}/{prefix}/zbad.csv: Bad HTTP status received from algorithm: 500",
+        f"{BUCKET}/{prefix}/zbad.csv: ",
+        f"{BUCKET}/{prefix}/zbad.csv: Message:",
+    ]
+    assert evidence.transform_invocations(logs, job["TransformJobName"]) == {stream: 5 + 3}, "the 500 is not counted"
     with pytest.raises(ClientError):
         output(s3, job, "zbad.csv")  # no partial output that looks complete
 

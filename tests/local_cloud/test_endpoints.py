@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import time
 
@@ -13,10 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
 
+from maze import evidence
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
     deploy,
+    endpoint_metric,
     endpoint_processes,
     upload_model,
     wait_endpoint,
@@ -146,6 +149,38 @@ def test_a_payload_over_6_mb_is_refused(runtime, endpoint) -> None:
     assert serves(runtime, endpoint)
 
 
+# nginx's "combined" log format: address, ident, user, [time], "request", status, bytes, "referer", "user agent".
+COMBINED = re.compile(
+    r"^\S+ - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "
+    r'"(GET|POST) (\S+) HTTP/1\.[01]" (\d{3}) \d+ "[^"]*" "[^"]*"$'
+)
+
+
+def test_each_instance_logs_an_access_line_per_request(sm, s3, model_data, runtime, logs) -> None:
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data), instances=2))
+    assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+    for _ in range(6):
+        assert serves(runtime, name)
+    with pytest.raises(ClientError):
+        invoke(runtime, name, "1,2,three\n4,5,6")
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    deadline = time.monotonic() + 10  # the instances' logs reach CloudWatch within a fraction of a second
+    while sum(evidence.invocations_per_instance(logs, group).values()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sm.delete_endpoint(EndpointName=name)
+    per_instance = evidence.invocations_per_instance(logs, group)
+    assert sorted(per_instance.values()) == [3, 3], "round robin: the 2xx answers, three per instance"
+    assert all(re.fullmatch(r"AllTraffic/i-[0-9a-f]{17}", stream) for stream in per_instance)
+    lines = [
+        hit.groups()
+        for stream in per_instance
+        for message in evidence.stream_messages(logs, group, stream)
+        if (hit := COMBINED.match(message))
+    ]
+    assert sorted(s for m, path, s in lines if path == "/invocations") == ["200"] * 6 + ["500"]
+    assert ("GET", "/ping", "200") in lines, "the health checks are requests too"
+
+
 @pytest.mark.parametrize(
     ("script", "cause"),
     [
@@ -228,24 +263,19 @@ def test_update_endpoint_swaps_in_the_new_config(sm, s3, model_data, runtime, cl
 
 
 def test_invocations_are_counted_in_cloudwatch(runtime, endpoint, cloudwatch) -> None:
-    from datetime import UTC, datetime, timedelta
-
     for _ in range(3):
         assert serves(runtime, endpoint)
-    time.sleep(1.5)  # the runtime publishes once a second
-    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
-    figures = {}
-    for metric in ("Invocations", "Invocation5XXErrors", "ModelLatency"):
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker",
-            MetricName=metric,
-            Dimensions=dimensions,
-            StartTime=datetime.now(UTC) - timedelta(hours=1),
-            EndTime=datetime.now(UTC) + timedelta(minutes=1),
-            Period=7200,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        figures[metric] = sum(p["Sum"] for p in points)
-    assert figures["Invocations"] >= 3
-    assert figures["Invocation5XXErrors"] >= 1, "the bad-input tests before this one were counted"
-    assert figures["ModelLatency"] > 0
+    invocations = endpoint_metric(cloudwatch, endpoint, "Invocations", until=lambda f: f["Sum"] >= 3)
+    assert invocations["Sum"] >= 3
+    # AWS's CloudWatch page: for each 5xx (4xx) the model returned 1 is sent, otherwise 0.
+    server_errors = endpoint_metric(cloudwatch, endpoint, "Invocation5XXErrors")
+    assert server_errors["SampleCount"] == invocations["Sum"]
+    assert server_errors["Sum"] >= 1, "the bad-input tests before this one were counted"
+    assert endpoint_metric(cloudwatch, endpoint, "Invocation4XXErrors")["Sum"] == 0, "the container answers 500s"
+    for latency in ("ModelLatency", "OverheadLatency"):
+        figures = endpoint_metric(cloudwatch, endpoint, latency)
+        assert figures["SampleCount"] == invocations["Sum"] and figures["Sum"] > 0, latency
+    listed = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/SageMaker")["Metrics"]}
+    assert "OverheadLatency" in listed
+    for serverless_only in ("ModelSetupTime", "MemoryUtilization"):
+        assert endpoint_metric(cloudwatch, endpoint, serverless_only, timeout=0)["SampleCount"] == 0, serverless_only

@@ -16,9 +16,10 @@ from pathlib import Path
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 DEFAULT_TEAM = "solo"
 # The SDK appends a 24-character timestamp to a base name and SageMaker allows 63 characters:
-# "maze-" + team + "-serverless" + timestamp must fit.
+# "maze-" + team + "-serverless" + timestamp must fit. No hyphens: names are matched by the prefix
+# "maze-<team>-", which for a team "a" would also match a team "a-b".
 MAX_LENGTH = 20
-VALID = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+VALID = re.compile(r"^[a-z0-9]+$")
 
 
 def team_name() -> str:
@@ -29,7 +30,7 @@ def team_name() -> str:
         if len(name) > MAX_LENGTH or not VALID.match(name):
             raise ValueError(
                 f"MAZE_TEAM={explicit!r} cannot be part of SageMaker names: use 1 to {MAX_LENGTH} lowercase "
-                "letters, digits and inner hyphens, e.g. MAZE_TEAM=team-7."
+                "letters and digits, e.g. MAZE_TEAM=team7."
             )
         return name
     return _studio_team() or DEFAULT_TEAM
@@ -42,5 +43,5 @@ def _studio_team() -> str | None:
     except (OSError, ValueError):
         return None
     raw = metadata.get("UserProfileName") or metadata.get("SpaceName") or ""
-    name = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")[:MAX_LENGTH].strip("-")
+    name = re.sub(r"[^a-z0-9]+", "", raw.lower())[:MAX_LENGTH]
     return name or None

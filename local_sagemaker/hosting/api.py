@@ -247,6 +247,10 @@ class HostingService:
             log_group=f"/aws/sagemaker/Endpoints/{endpoint}",
             log_stream=f"{variant['VariantName']}/{instance}",
             memory_limit_mb=serverless["MemorySizeInMB"] if serverless else None,
+            # Real-time instances publish their CPU and memory per variant; serverless ones publish none.
+            metrics=None
+            if serverless
+            else ("/aws/sagemaker/Endpoints", {"EndpointName": endpoint, "VariantName": variant["VariantName"]}),
         )
 
     def warm(self, endpoint: Endpoint, region: str) -> float | None:

@@ -22,6 +22,7 @@ from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.processes import spawn_container, terminate_group
 from local_sagemaker.training.workspace import split_s3_uri
+from local_sagemaker.utilization import UtilizationSampler
 
 MEMORY_SAMPLE_SECONDS = 0.05
 # How long /ping may answer errors before the health check fails (AWS waits longer; the verdict is the same).
@@ -56,6 +57,7 @@ class ModelServer:
         log_stream: str,
         memory_limit_mb: int | None = None,
         user_agent: str | None = None,
+        metrics: tuple[str, dict[str, str]] | None = None,
     ) -> None:
         self.root, self.container, self.aws, self.region = root, container, aws, region
         self.log_group, self.log_stream = log_group, log_stream
@@ -69,6 +71,9 @@ class ModelServer:
         self.recent: deque[str] = deque(maxlen=60)
         self._log: LogStreamWriter | None = None
         self._pump: threading.Thread | None = None
+        # (namespace, dimensions) of the instance's CPUUtilization and MemoryUtilization, if it publishes them.
+        self.metrics = metrics
+        self._sampler: UtilizationSampler | None = None
 
     @property
     def environment(self) -> dict[str, str]:
@@ -100,6 +105,9 @@ class ModelServer:
         self._pump.start()
         if self.memory_limit_mb:
             threading.Thread(target=self._enforce_memory, name=f"memory:{self.log_stream}", daemon=True).start()
+        if self.metrics:
+            cloudwatch = self.aws.client("cloudwatch", self.region)
+            self._sampler = UtilizationSampler(cloudwatch, self.process.pid, *self.metrics)
         self._wait_for_ping()
 
     def _prepare(self) -> None:
@@ -201,6 +209,8 @@ class ModelServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._sampler is not None:
+            self._sampler.stop()
         if self.process is not None:
             terminate_group(self.process, grace_seconds=5.0)
             self._pump.join(timeout=5)

@@ -13,9 +13,10 @@ from typing import Any
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.processes import spawn_container, terminate_group
-from local_sagemaker.training.metrics import MetricScraper, UtilizationSampler, put_metric
+from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
 from local_sagemaker.training.record import TrainingJobRecord
 from local_sagemaker.training.workspace import HOST, ChannelError, Workspace
+from local_sagemaker.utilization import UtilizationSampler
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # The scikit-learn container's training entry point, without the container.
@@ -102,7 +103,7 @@ class TrainingRunner:
             **record.request.get("Environment", {}),
         }
         process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env)
-        sampler = UtilizationSampler(cloudwatch, process.pid, f"{record.name}/{HOST}")
+        sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})
         scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
         reader = threading.Thread(target=_tail, args=(process, log, scraper, record, cloudwatch), daemon=True)
         reader.start()

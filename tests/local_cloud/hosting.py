@@ -105,8 +105,9 @@ def endpoint_metric(
     metric: str,
     until: Callable[[dict[str, float]], bool] | None = None,
     timeout: float = 10,
+    namespace: str = "AWS/SageMaker",
 ) -> dict[str, float]:
-    """An endpoint's metric (AWS/SageMaker, EndpointName and AllTraffic) over all its datapoints.
+    """An endpoint's metric (``namespace``, EndpointName and AllTraffic) over all its datapoints.
 
     Returns SampleCount, Sum and Maximum (0 when there is no datapoint). The runtime publishes once a
     second, so it waits (bounded) until ``until(figures)`` holds (default: a datapoint exists), then
@@ -116,7 +117,7 @@ def endpoint_metric(
     deadline = time.monotonic() + timeout
     while True:
         points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker",
+            Namespace=namespace,
             MetricName=metric,
             Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
             StartTime=datetime.now(UTC) - timedelta(hours=1),

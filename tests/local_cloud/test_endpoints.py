@@ -279,3 +279,13 @@ def test_invocations_are_counted_in_cloudwatch(runtime, endpoint, cloudwatch) ->
     assert "OverheadLatency" in listed
     for serverless_only in ("ModelSetupTime", "MemoryUtilization"):
         assert endpoint_metric(cloudwatch, endpoint, serverless_only, timeout=0)["SampleCount"] == 0, serverless_only
+
+
+def test_a_real_time_instance_publishes_its_cpu_and_memory(runtime, endpoint, cloudwatch) -> None:
+    """AWS's page: endpoint instances report CPUUtilization and MemoryUtilization under /aws/sagemaker/Endpoints."""
+    assert serves(runtime, endpoint)
+    for metric in ("CPUUtilization", "MemoryUtilization"):
+        figures = endpoint_metric(cloudwatch, endpoint, metric, namespace="/aws/sagemaker/Endpoints")
+        assert figures["SampleCount"] > 0 and figures["Maximum"] >= 0, metric
+    memory = endpoint_metric(cloudwatch, endpoint, "MemoryUtilization", namespace="/aws/sagemaker/Endpoints")
+    assert 0 < memory["Maximum"] < 100, "percent of this machine's memory that gunicorn and its workers hold"

@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup maze test lint bench clean
+.PHONY: setup maze test lint bench clean lab
 
 setup: $(VENV)/.installed
 
@@ -12,7 +12,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	if [ -d .git ]; then $(BIN)/pre-commit install --install-hooks >/dev/null; fi
+	if [ -d .git ]; then $(BIN)/pre-commit install --install-hooks >/dev/null && sh maze/handout_files/scripts/notebook-diffs.sh $(BIN); fi
 	touch $@
 
 ## Run the whole maze offline, notebook by notebook, and print the summary.
@@ -26,6 +26,10 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+## JupyterLab on this repository, or on a handout with LAB_ROOT=DIR (127.0.0.1 only); Ctrl-C stops it and the local cloud.
+lab: setup
+	$(BIN)/python -m maze.lab $(if $(LAB_ROOT),--root $(LAB_ROOT))
 
 ## Benchmarks print figures; they are not tests.
 bench: setup

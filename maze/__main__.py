@@ -1,3 +1,59 @@
-from maze.run import main
+"""``python -m maze``: run the whole maze offline (README's run command); ``check``, ``cleanup``, ``handout``."""
 
-raise SystemExit(main())
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from local_sagemaker.team import team_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m maze", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="{check,cleanup,handout}")
+    check = commands.add_parser("check", help="the progress board: which tasks a team has done, with the evidence")
+    check.add_argument("--team", help="the team to check (default: MAZE_TEAM, the Studio user profile, or solo)")
+    check.add_argument("--repo", type=Path, default=ROOT, help="the team's clone, for tasks 1-2 (default: this one)")
+    cleanup = commands.add_parser("cleanup", help="delete a team's endpoints, endpoint configs and models")
+    cleanup.add_argument("--team", help="the team to clean up (default: MAZE_TEAM, the Studio user profile, or solo)")
+    cleanup.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    handout = commands.add_parser("handout", add_help=False, help="write the participants' repository into DIR")
+    handout.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "handout":  # its own parser reads its arguments (and answers --help)
+        from maze.handout import main as handout
+
+        return handout(unknown + args.rest)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if getattr(args, "team", None):
+        os.environ["MAZE_TEAM"] = args.team  # so the connection's team is the one asked for, validated
+    try:
+        team_name()
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.command == "check":
+        from maze.check import main as check
+
+        return check(args.repo)
+    if args.command == "cleanup":
+        from maze.cleanup import main as cleanup
+
+        return cleanup(args.yes)
+    from maze.run import main as run
+
+    return run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

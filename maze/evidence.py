@@ -10,10 +10,12 @@ container's), an endpoint's ``<variant>/<instance-id>``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 INVOCATION = re.compile(r'"POST /invocations HTTP/1\.[01]" (\d{3}) ')
 TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
+ENDPOINT_GROUP = "/aws/sagemaker/Endpoints"
 DATA_LOG = "/data-log"
 
 
@@ -60,3 +62,32 @@ def invocations_per_instance(logs: Any, group: str, prefix: str = "") -> dict[st
 def transform_invocations(logs: Any, job_name: str) -> dict[str, int]:
     """Answered requests per instance of one transform job."""
     return invocations_per_instance(logs, TRANSFORM_GROUP, f"{job_name}/")
+
+
+def transform_instance_invocations(logs: Any, job_name: str) -> dict[str, int]:
+    """Answered requests per instance id of one transform job (its streams: ``<job>/<instance-id>-<epoch>``)."""
+    per_instance: dict[str, int] = {}
+    for stream, count in transform_invocations(logs, job_name).items():
+        instance = stream.split("/", 1)[-1].rsplit("-", 1)[0]
+        per_instance[instance] = per_instance.get(instance, 0) + count
+    return per_instance
+
+
+def endpoint_log_group(endpoint: str) -> str:
+    """Where SageMaker sends an endpoint's container output; it outlives the deleted endpoint."""
+    return f"{ENDPOINT_GROUP}/{endpoint}"
+
+
+def endpoint_invocations(logs: Any, endpoint: str) -> int:
+    """Requests an endpoint answered, over all its instances and their lifetimes."""
+    return sum(invocations_per_instance(logs, endpoint_log_group(endpoint)).values())
+
+
+def first_event_time(logs: Any, group: str) -> datetime | None:
+    """When the first line reached ``group`` (an endpoint's first instance came up); None if nothing did."""
+    try:
+        pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group)
+        stamps = [s["firstEventTimestamp"] for page in pages for s in page["logStreams"] if "firstEventTimestamp" in s]
+    except logs.exceptions.ResourceNotFoundException:
+        return None
+    return datetime.fromtimestamp(min(stamps) / 1000, UTC) if stamps else None

@@ -1,38 +1,96 @@
-"""What the local cloud ran for a task: its training jobs and the metrics SageMaker recorded for them."""
+"""A team's records in SageMaker (training jobs, transform jobs, endpoint configs) and the run summary's job lines.
+
+Every resource a team creates is named ``maze-<team>-<what>...`` (the SDK appends a timestamp), so a
+team's records are the ones whose name starts with that prefix: ``NameContains`` narrows the listing
+on the service, ``startswith`` makes it exact (``maze-red-`` is contained in ``maze-dark-red-``...).
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-PROCESSED = re.compile(r"^Processed \S+: (\d+) records")
+from maze.evidence import transform_instance_invocations
 
 
-def training_jobs_since(sagemaker: Any, since: datetime) -> list[str]:
-    """One line per training job created after ``since``: status and FinalMetricDataList's f1."""
+def team_prefix(team: str, what: str) -> str:
+    """The name prefix of a team's resources of one kind, e.g. ``maze-red-train``."""
+    return f"maze-{team}-{what}"
+
+
+def _listed(sagemaker: Any, operation: str, key: str, name_key: str, prefix: str, **filters: Any) -> list[str]:
+    """Names a List* call returns that start with ``prefix``, newest first, across pages."""
+    summaries: list[dict[str, Any]] = []
+    for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix, **filters):
+        summaries += page[key]
+    summaries.sort(key=lambda s: s["CreationTime"], reverse=True)
+    return [s[name_key] for s in summaries if s[name_key].startswith(prefix)]
+
+
+def _since(since: datetime | None) -> dict[str, Any]:
+    return {"CreationTimeAfter": since} if since else {}
+
+
+def team_training_jobs(
+    sagemaker: Any, team: str, what: str = "train", since: datetime | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """DescribeTrainingJob of each of the team's training jobs (``maze-<team>-<what>``), newest first."""
+    filters = {**_since(since), **({"StatusEquals": status} if status else {})}
+    names = _listed(
+        sagemaker, "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", team_prefix(team, what), **filters
+    )
+    return [sagemaker.describe_training_job(TrainingJobName=name) for name in names]
+
+
+def team_transform_jobs(
+    sagemaker: Any, team: str, what: str = "batch", since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """DescribeTransformJob of each of the team's transform jobs (``maze-<team>-<what>``), newest first."""
+    names = _listed(
+        sagemaker,
+        "list_transform_jobs",
+        "TransformJobSummaries",
+        "TransformJobName",
+        team_prefix(team, what),
+        **_since(since),
+    )
+    return [sagemaker.describe_transform_job(TransformJobName=name) for name in names]
+
+
+def team_endpoint_configs(sagemaker: Any, team: str, what: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    """DescribeEndpointConfig of each of the team's endpoint configs (``maze-<team>-<what>``), newest first.
+
+    The notebooks delete endpoints but keep their configs: a config is the lasting record that an
+    endpoint was deployed, and the SDK gives the endpoint the config's name.
+    """
+    names = _listed(
+        sagemaker,
+        "list_endpoint_configs",
+        "EndpointConfigs",
+        "EndpointConfigName",
+        team_prefix(team, what),
+        **_since(since),
+    )
+    configs = [sagemaker.describe_endpoint_config(EndpointConfigName=name) for name in names]
+    return [config for config in configs if since is None or config["CreationTime"] > since]
+
+
+def training_lines(jobs: list[dict[str, Any]]) -> list[str]:
+    """One line per training job, oldest first: status and FinalMetricDataList's f1."""
     lines = []
-    summaries = sagemaker.list_training_jobs(CreationTimeAfter=since, SortBy="CreationTime", MaxResults=100)
-    for summary in summaries["TrainingJobSummaries"]:
-        job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    for job in sorted(jobs, key=lambda j: j["CreationTime"]):
         metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
         figure = f"f1={metrics['f1']:.4f} (FinalMetricDataList)" if "f1" in metrics else "no metrics defined"
         lines.append(f"{job['TrainingJobName']}: {job['TrainingJobStatus']}, {figure}")
     return lines
 
 
-def transform_jobs_since(sagemaker: Any, logs: Any, since: datetime) -> list[str]:
-    """One line per transform job created after ``since``: status and the records each instance processed."""
+def transform_lines(logs: Any, jobs: list[dict[str, Any]]) -> list[str]:
+    """One line per transform job, oldest first: status and the requests each instance answered (access lines)."""
     lines = []
-    jobs = sagemaker.list_transform_jobs(CreationTimeAfter=since, MaxResults=100)["TransformJobSummaries"]
     for job in sorted(jobs, key=lambda j: j["CreationTime"]):
         name = job["TransformJobName"]
-        group = "/aws/sagemaker/TransformJobs"
-        counts = []
-        for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]:
-            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-            found = (PROCESSED.search(event["message"]) for event in events)
-            counts.append(sum(int(match[1]) for match in found if match))
-        per_instance = ", ".join(str(count) for count in counts)
-        lines.append(f"{name}: {job['TransformJobStatus']}, records per instance: {per_instance}")
+        answered = transform_instance_invocations(logs, name)
+        per_instance = ", ".join(f"{instance}={count}" for instance, count in sorted(answered.items()))
+        lines.append(f"{name}: {job['TransformJobStatus']}, requests answered per instance: {per_instance or 'none'}")
     return lines

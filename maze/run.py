@@ -1,15 +1,19 @@
-"""Run the whole maze offline against the local cloud and print a one-screen summary."""
+"""Run the whole maze offline against the local cloud and print a one-screen summary, then the progress board."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from local_sagemaker import daemon
-from maze.jobs import training_jobs_since, transform_jobs_since
+from local_sagemaker.team import team_name
+from maze.check import Board, render, run_checks
+from maze.jobs import team_training_jobs, team_transform_jobs, training_lines, transform_lines
+from maze.provisioning import chain_line, longest_chain, team_waits
 from maze.tasks import TaskResult, discover, run_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,14 +26,33 @@ def summary(results: list[TaskResult]) -> str:
         figures = "  ".join(f"{k}={v}" for k, v in result.figures.items())
         status = "ok" if result.ok else "FAILED"
         lines.append(f"{result.name:<18}{status:<8}{result.seconds:>7.1f}s  {figures}")
-        lines += [f"{'':<36}job {job}" for job in result.jobs]
+        lines += [f"{'':<36}{line}" for line in result.cloud]
         if result.error:
             lines.append(f"{'':<36}{result.error[:200]}")
+    lines.append(
+        "waits = the longest chain of provisioning waits one after another (training and transform jobs, "
+        "endpoints), from the cloud's records; provisioned = all of them"
+    )
     return "\n".join(lines)
+
+
+def record_cloud_side(result: TaskResult, sagemaker: Any, logs: Any, team: str, since: datetime) -> None:
+    """Add what the task left in the cloud: its jobs' lines and its provisioning waits (total and in sequence)."""
+    until = datetime.now(UTC)
+    jobs = training_lines(team_training_jobs(sagemaker, team, since=since))
+    jobs += transform_lines(logs, team_transform_jobs(sagemaker, team, since=since))
+    result.cloud = [f"job {line}" for line in jobs]
+    waits = team_waits(sagemaker, logs, team, since, until)
+    if waits:
+        chain = longest_chain(waits)
+        result.figures["provisioned"] = str(len(waits))
+        result.figures["waits"] = str(len(chain))
+        result.cloud.append(f"waits {chain_line(chain, team)}")
 
 
 def main() -> int:
     os.environ["MAZE_TARGET"] = "local"  # the run command is the offline run, wherever it is started
+    team = team_name()  # the notebooks' kernels inherit MAZE_TEAM, so they work for the same team
     state = daemon.state_dir()
     cloud, started = daemon.find_or_start(state, idle_seconds=None)
     sagemaker, logs = cloud.client("sagemaker"), cloud.client("logs")
@@ -40,10 +63,12 @@ def main() -> int:
                 progress.set_postfix_str(f"{task.parent.name}/{task.name}")
                 since = datetime.now(UTC)
                 result = run_task(task, ROOT / "runs")
-                result.jobs = training_jobs_since(sagemaker, since) + transform_jobs_since(sagemaker, logs, since)
+                record_cloud_side(result, sagemaker, logs, team, since)
                 results.append(result)
+        board = run_checks(Board(team, ROOT, sagemaker, cloud.client("s3"), logs))
     finally:
         if started:
             daemon.stop(state)
     print(summary(results))
-    return 0 if all(r.ok for r in results) else 1
+    print(f"\n{render(team, board)}")
+    return 0 if all(r.ok for r in results) and all(s.done for s in board) else 1

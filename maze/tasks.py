@@ -27,7 +27,7 @@ class TaskResult:
     seconds: float
     figures: dict[str, str] = field(default_factory=dict)
     error: str = ""
-    jobs: list[str] = field(default_factory=list)
+    cloud: list[str] = field(default_factory=list)  # what it left in the cloud: job lines, its provisioning waits
 
 
 def discover(root: Path) -> list[Path]:
@@ -52,15 +52,18 @@ def run_script(task: Path) -> tuple[str, str]:
     return done.stdout, ""
 
 
-def run_notebook(notebook: Path, executed: Path) -> tuple[str, str]:
-    """Execute in a fresh kernel with the notebook's folder as working directory; keep the executed copy."""
+def run_notebook(notebook: Path, executed: Path, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Execute in a fresh kernel with the notebook's folder as working directory; keep the executed copy.
+
+    ``env`` is the kernel's environment (default: this process's), e.g. another MAZE_TEAM.
+    """
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
         nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
     )
     error = ""
     try:
-        client.execute()
+        client.execute(**({"env": env} if env is not None else {}))
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1]
     executed.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,304 @@
+"""The participants' handout: exercises generated from the solutions, with nothing of the answers in them."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from maze import handout
+from maze.tasks import discover
+from tests.notebooks import ROOT
+
+# Lines shorter than this ("return model", ")") say nothing about a solution on their own.
+SECRET_MIN_CHARS = 16
+TODO = "# TODO"
+HANDOUT_TEAM = "handouttest"
+
+
+def synthetic_solution() -> nbformat.NotebookNode:
+    """A small solution notebook with every kind of marker, outputs and all."""
+    ran = new_code_cell("print('hello')", id="run", execution_count=3)
+    ran.outputs = [new_output("stream", name="stdout", text="hello\n")]
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Task\nTrain a forest.", id="intro"),
+            ran,
+            new_code_cell(
+                "import math\n\n\ndef fit(data):\n    # TODO: fit the forest on data\n    ### BEGIN SOLUTION\n"
+                "    model = secret_forest_fit(data, trees=123)\n    return model\n    ### END SOLUTION\n\n\n"
+                "print('boilerplate after the region stays')",
+                id="fit",
+            ),
+            new_code_cell("### BEGIN SOLUTION\nwhole_cell_is_the_solution = 42\n### END SOLUTION", id="whole"),
+            new_markdown_cell("The forest wins because of the secret sauce in solution notes.", id="notes"),
+            new_code_cell("assert whole_cell_is_the_solution == 42", id="check"),
+            new_markdown_cell("**Where does training run?**", id="q1"),
+            new_markdown_cell("On the space's own instance, an ml.t3.medium by default.", id="a1"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+
+
+def unmarked() -> nbformat.NotebookNode:
+    """A finished notebook nobody marked up: handing it out would hand out its solution."""
+    nb = synthetic_solution()
+    for cell in nb.cells:
+        cell.source = "\n".join(line for line in cell.source.splitlines() if "SOLUTION" not in line)
+    return nb
+
+
+def tag(nb: nbformat.NotebookNode, cell_id: str, name: str) -> None:
+    next(c for c in nb.cells if c.id == cell_id).metadata["tags"] = [name]
+
+
+@pytest.fixture
+def solution() -> nbformat.NotebookNode:
+    nb = synthetic_solution()
+    tag(nb, "notes", "solution-notes")
+    tag(nb, "check", "solution-check")
+    tag(nb, "a1", "answer")
+    return nb
+
+
+def test_exercise_replaces_regions_empties_answers_and_drops_solution_cells(solution) -> None:
+    exercise = handout.exercise_notebook(solution)
+    nbformat.validate(exercise)
+    cells = {c.id: c for c in exercise.cells}
+    assert list(cells) == ["intro", "run", "fit", "whole", "q1", "a1"], "solution-notes and -check cells dropped"
+    assert cells["fit"].source == (
+        "import math\n\n\ndef fit(data):\n    # TODO: fit the forest on data\n    # TODO: your code here\n"
+        "    raise NotImplementedError()\n\n\nprint('boilerplate after the region stays')"
+    )
+    assert cells["whole"].source == handout.CODE_STUB
+    assert cells["a1"].source == handout.ANSWER_STUB and cells["a1"].metadata["tags"] == ["answer"]
+    assert "nbgrader" not in cells["a1"].metadata
+    assert cells["run"].outputs == [] and cells["run"].execution_count is None
+    assert "secret_forest_fit" in solution.cells[2].source, "the solution itself is left unchanged"
+
+
+def test_notebook_without_markers_is_refused() -> None:
+    with pytest.raises(handout.MissingMarkers):
+        handout.exercise_notebook(unmarked())
+
+
+def test_readme_loses_everything_after_the_answers_line() -> None:
+    text = "# Task 1\n\n1. **Question?**\n\n<!-- answers -->\n\n**Question?**\n\nThe answer.\n"
+    assert handout.exercise_readme(text) == "# Task 1\n\n1. **Question?**\n"
+    with pytest.raises(handout.MissingMarkers):
+        handout.exercise_readme("# Task 1\n\n**Question?**\n\nThe answer.\n")
+
+
+def test_an_unmarked_solution_repository_is_refused(tmp_path, capsys) -> None:
+    task = tmp_path / "solutions/chapter_1/task_2"
+    task.mkdir(parents=True)
+    nbformat.write(unmarked(), task / "training.ipynb")
+    assert handout.main([str(tmp_path / "out"), "--solutions", str(tmp_path / "solutions")]) == 2
+    assert "training.ipynb: no `### BEGIN SOLUTION` region" in capsys.readouterr().err
+
+
+def test_a_non_empty_directory_is_kept_unless_replace(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    (out / ".git").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    assert handout.main([str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err and (out / "notes.txt").exists()
+    assert handout.main([str(out), "--replace"]) == 2, "--replace only replaces a previous handout"
+    assert "does not look like a previous handout" in capsys.readouterr().err and (out / "notes.txt").exists()
+    (out / "chapter_1/task_1").mkdir(parents=True)
+    (out / "local_sagemaker").mkdir()
+    handout.prepare(out, replace=True)
+    assert [p.name for p in out.iterdir()] == [".git"]
+
+
+# The real solutions.
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("handout")
+    assert handout.main([str(out)]) == 0
+    return out
+
+
+def handout_notebooks(root: Path) -> list[Path]:
+    return [nb for task in discover(root) for nb in sorted(task.glob("*.ipynb"))]
+
+
+def test_layout_is_the_solutions_without_the_solution_files(generated) -> None:
+    solution_tasks = [t.relative_to(ROOT) for t in discover(ROOT)]
+    assert [t.relative_to(generated) for t in discover(generated)] == solution_tasks
+    assert [nb.relative_to(generated) for nb in handout_notebooks(generated)] == [
+        nb.relative_to(ROOT) for nb in handout_notebooks(ROOT)
+    ]
+    assert not (generated / "chapter_1/task_1/train.py").exists(), "participants write train.py"
+    assert (generated / "chapter_1/task_1/README.md").exists()
+    for name in (
+        "README.md",
+        "pyproject.toml",
+        "conftest.py",
+        "Makefile",
+        ".gitattributes",
+        "scripts/lab.py",
+        ".github/workflows/notebooks.yml",
+        "local_sagemaker/connect.py",
+    ):
+        assert (generated / name).is_file(), name
+    assert not (generated / "maze").exists() and not (generated / "tests").exists()
+
+
+def solution_regions(source: str) -> list[str]:
+    """The lines between the markers of every region of one cell."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if handout.BEGIN in line:
+            inside = True
+        elif handout.END in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def secret_and_public_lines() -> tuple[set[str], set[str]]:
+    """Lines of the solutions a participant must not see, and lines the handout may keep."""
+    secret, public = set(), set()
+    for notebook in handout_notebooks(ROOT):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            tags = set(cell.metadata.get("tags", []))
+            region = set(solution_regions(cell.source))
+            if tags & ({handout.ANSWER_TAG} | handout.REMOVED_TAGS):
+                secret |= set(cell.source.splitlines())
+            else:
+                secret |= region
+                public |= set(cell.source.splitlines()) - region
+    for readme in ROOT.glob("chapter_*/task_*/README.md"):
+        head, _, answers = readme.read_text().partition(handout.README_ANSWERS)
+        secret |= set(answers.splitlines())
+        public |= set(head.splitlines())
+    secret |= set((ROOT / "chapter_1/task_1/train.py").read_text().splitlines())
+    strip = {line.strip() for line in secret}, {line.strip() for line in public}
+    return {line for line in strip[0] - strip[1] if len(line) >= SECRET_MIN_CHARS}, strip[1]
+
+
+def handout_lines(root: Path) -> set[str]:
+    """Every line of the handout's notebooks and task files, stripped.
+
+    Whole lines, not substrings: a hint may quote an argument of the solution (``source_dir="src"``).
+    """
+    texts = [c.source for nb in handout_notebooks(root) for c in nbformat.read(nb, as_version=4).cells]
+    texts += [p.read_text() for p in sorted(root.glob("chapter_*/task_*/*")) if p.suffix != ".ipynb"]
+    return {line.strip() for text in texts for line in text.splitlines()}
+
+
+def test_no_solution_code_and_no_answer_is_handed_out(generated) -> None:
+    secret, _ = secret_and_public_lines()
+    assert len(secret) >= 20, "the solutions should have regions, answers and train.py to hide"
+    leaked = sorted(secret & handout_lines(generated))
+    assert not leaked, f"solution lines in the handout: {leaked[:10]}"
+
+
+@pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_solution_notebook_has_exercises_and_answers(notebook) -> None:
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert any(handout.BEGIN in c.source for c in cells if c.cell_type == "code"), "no code for participants"
+    assert any(handout.ANSWER_TAG in c.metadata.get("tags", []) for c in cells), "no answer cell"
+
+
+def before_first_todo(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    todos = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and TODO in c.source]
+    assert todos, "no `# TODO` cell: nothing for participants to write"
+    first = todos[0]
+    return nbformat.from_dict({**nb, "cells": nb.cells[:first]})
+
+
+def execute(nb: nbformat.NotebookNode, folder: Path) -> list[dict]:
+    """Run in a fresh kernel with ``folder`` as working directory; the error outputs."""
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.fixture(scope="module")
+def team_with_a_trained_model(tmp_path_factory) -> str:
+    """Chapter 2 starts from a team's chapter 1 result: solved task 3 leaves a trained model and the data in S3."""
+    assert os.environ.get("MAZE_STATE_DIR"), "the root conftest.py starts the session's local cloud"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MAZE_TEAM", HANDOUT_TEAM)
+        solved = ROOT / "chapter_1/task_3/training.ipynb"
+        assert not execute(nbformat.read(solved, as_version=4), tmp_path_factory.mktemp("solved-task-3"))
+    return HANDOUT_TEAM
+
+
+@pytest.fixture(scope="module")
+def participant_clone(generated, tmp_path_factory) -> Path:
+    """A copy to run the notebooks in, so what they write stays out of the generated handout."""
+    clone = tmp_path_factory.mktemp("clone") / "participants"
+    shutil.copytree(generated, clone)
+    return clone
+
+
+@pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
+def test_handout_notebook_is_valid_and_runs_up_to_its_first_todo(
+    notebook, participant_clone, team_with_a_trained_model, monkeypatch
+) -> None:
+    """As a participant runs it, for a team that did the previous tasks; the cells after need their code."""
+    path = participant_clone / notebook.relative_to(ROOT)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    monkeypatch.setenv("MAZE_TEAM", team_with_a_trained_model)
+    errors = execute(before_first_todo(nb), path.parent)
+    assert not errors, errors
+
+
+def test_a_second_generation_is_byte_identical(tmp_path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert handout.main([str(first)]) == 0 and handout.main([str(second)]) == 0
+    files = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(second)) for p in second.rglob("*") if p.is_file())
+    _, mismatch, errors = filecmp.cmpfiles(first, second, files, shallow=False)
+    assert not mismatch and not errors
+
+
+# nbdime's git integration, as the handout's setup (and `make setup`) configures it.
+
+SCRIPT = ROOT / "maze/handout_files/scripts/notebook-diffs.sh"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=True)
+    return ANSI.sub("", done.stdout)
+
+
+def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "team@example.com")
+    git(repo, "config", "user.name", "team")
+    attributes = (ROOT / ".gitattributes").read_text()
+    (repo / ".gitattributes").write_text(attributes)
+    subprocess.run(["sh", str(SCRIPT), str(ROOT / ".venv/bin")], cwd=repo, check=True, timeout=60, capture_output=True)
+    assert (repo / ".gitattributes").read_text() == attributes, "the committed attributes stay as they are"
+    nb = new_notebook(cells=[new_markdown_cell("# Title", id="0"), new_code_cell("x = 1\nprint(x)", id="1")])
+    nbformat.write(nb, repo / "task.ipynb")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first")
+    nb.cells[1].source = "x = 2\nprint(x)"
+    nbformat.write(nb, repo / "task.ipynb")
+    # A shell without the virtualenv on PATH: git still finds the drivers.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    diff = git(repo, "diff", env=env)
+    assert "## modified /cells/1/source:" in diff and "-x = 1" in diff and "+x = 2" in diff
+    assert '"source": [' not in diff, "not the JSON"
+    git(repo, "commit", "-qam", "second")
+    log = git(repo, "log", "-p", "--ext-diff", "-1", env=env)
+    assert "## modified /cells/1/source:" in log and "+x = 2" in log

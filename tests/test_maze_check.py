@@ -58,6 +58,23 @@ def clients() -> dict[str, Any]:
     return {"cloud": cloud, **{name: cloud.client(name) for name in ("sagemaker", "s3", "logs", "sagemaker-runtime")}}
 
 
+@pytest.fixture(scope="module")
+def solved_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the solutions' chapter 1 tasks 1-2 as a participant leaves them: task 2's notebook run.
+
+    ``src/train.py`` is what task 2's notebook writes (git-ignored), so a clean checkout has none
+    until the notebook runs.
+    """
+    repo = tmp_path_factory.mktemp("solved")
+    shutil.copytree(ROOT / "chapter_1/task_1", repo / "chapter_1/task_1", ignore=shutil.ignore_patterns("model"))
+    task_2 = repo / "chapter_1/task_2"
+    task_2.mkdir(parents=True)
+    shutil.copy(ROOT / "chapter_1/task_2/training.ipynb", task_2)
+    _, error = run_notebook(task_2 / "training.ipynb", task_2 / "executed.ipynb")
+    assert not error, error
+    return repo
+
+
 def board(clients: dict[str, Any], team: str, repo: Path = ROOT) -> Board:
     return Board(team, repo, clients["sagemaker"], clients["s3"], clients["logs"])
 
@@ -85,8 +102,8 @@ def test_a_team_name_sagemaker_cannot_use_is_refused() -> None:
     assert "MAZE_TEAM='Team 7!'" in checked.stderr and "Traceback" not in checked.stderr
 
 
-def test_the_repository_tasks_hold_in_the_solutions(clients) -> None:
-    statuses = run_checks(board(clients, fresh_team()))
+def test_the_repository_tasks_hold_in_the_solutions(clients, solved_repo) -> None:
+    statuses = run_checks(board(clients, fresh_team(), solved_repo))
     assert [s.done for s in statuses[:2]] == [True, True], statuses[:2]
     assert "precision=" in statuses[0].evidence and "f1=" in statuses[0].evidence
 
@@ -103,14 +120,14 @@ def test_task_2_needs_both_functions_and_task_1_must_run(clients, tmp_path: Path
     assert run_checks(board(clients, fresh_team(), tmp_path))[1].done
 
 
-def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, tmp_path: Path) -> None:
+def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo, tmp_path: Path) -> None:
     team = fresh_team()
     notebook = tmp_path / "training.ipynb"
     shutil.copy(ROOT / "chapter_1/task_4/training.ipynb", notebook)
     since = datetime.now(UTC)
     _, error = run_notebook(notebook, tmp_path / "executed.ipynb", env={**os.environ, "MAZE_TEAM": team})
     assert not error, error
-    statuses = run_checks(board(clients, team))
+    statuses = run_checks(board(clients, team, solved_repo))
     assert [s.done for s in statuses] == [True] * 4 + [False] * 3, "\n".join(map(str, statuses))
     assert f"maze-{team}-train-" in statuses[3].evidence and "f1=" in statuses[3].evidence
     assert not run_checks(board(clients, fresh_team()))[3].done, "another team does not see this team's job"

@@ -22,18 +22,28 @@ class RecordError(ValueError):
     """A record the job cannot process; the message names what is wrong."""
 
 
-def split(body: str, split_type: str) -> list[str]:
-    """Line: one record per non-empty line. None: the whole object is one record."""
+def split(body: bytes, split_type: str) -> list[bytes]:
+    """Line: one record per non-empty line (ends at b"\\n", a CRLF's b"\\r" included). None: the whole object.
+
+    Records are bytes: the container gets them unchanged, whatever their encoding (NPY, latin-1, ...).
+    """
     if split_type == "None":
         return [body]
-    return [line for line in body.splitlines() if line.strip()]
+    return [line.removesuffix(b"\r") for line in body.split(b"\n") if line.strip()]
 
 
-def parse_record(record: str, content_type: str) -> Any:
-    if content_type == CSV:
-        return next(csv.reader([record]))
+def parse_record(record: bytes, content_type: str) -> Any:
+    """A record as data for the filters and the join, which need CSV or JSON text."""
     try:
-        return json.loads(record)
+        text = record.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordError(
+            f"not UTF-8 text (byte {error.start}); InputFilter, OutputFilter and JoinSource need CSV or JSON records"
+        ) from error
+    if content_type == CSV:
+        return next(csv.reader([text]))
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise RecordError(f"not valid JSON: {error}") from error
 

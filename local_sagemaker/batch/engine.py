@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import posixpath
 import threading
 import time
 import uuid
@@ -15,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch import data_processing as dp
@@ -119,9 +122,12 @@ class TransformRunner:
         bucket, prefix = split_s3_uri(uri)
         s3 = self.aws.client("s3", region)
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        keys = sorted(
-            item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")
-        )
+        try:
+            keys = sorted(
+                item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")
+            )
+        except s3.exceptions.NoSuchBucket:
+            keys = []
         if not keys:
             raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source.')
         return keys
@@ -141,15 +147,30 @@ class TransformRunner:
         for key in keys:
             if record.stop_requested.is_set():
                 return
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            output = self._transform_object(request, instance, (bucket, key), body, concurrency)
             relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
+            if posixpath.normpath(relative).split("/")[0] == "..":
+                raise JobFailed(
+                    f'ClientError: S3 object key "{key}" would give an output key outside the output path '
+                    f"s3://{bucket_out}/{prefix_out}; keys may not use '..'."
+                )
             out_key = f"{prefix_out}/{relative}.out" if prefix_out else f"{relative}.out"
-            s3.put_object(Bucket=bucket_out, Key=out_key, Body=output.encode())
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except (ClientError, BotoCoreError) as error:
+                raise JobFailed(f'ClientError: Could not read input object "s3://{bucket}/{key}": {error}') from error
+            output = self._transform_object(request, instance, (bucket, key), body, concurrency)
+            try:
+                s3.put_object(Bucket=bucket_out, Key=out_key, Body=output)
+            except (ClientError, BotoCoreError) as error:
+                raise JobFailed(
+                    f'ClientError: Could not upload the output of "s3://{bucket}/{key}" to '
+                    f'"s3://{bucket_out}/{out_key}": {error}'
+                ) from error
 
     def _transform_object(
-        self, request: dict[str, Any], instance: Instance, source: tuple[str, str], body: str, concurrency: int
-    ) -> str:
+        self, request: dict[str, Any], instance: Instance, source: tuple[str, str], body: bytes, concurrency: int
+    ) -> bytes:
+        """The object's output: the container's answers as they came, or one line per record (filters, join)."""
         uri = f"s3://{source[0]}/{source[1]}"
         transform_input = request["TransformInput"]
         content_type = transform_input.get("ContentType", "application/json")
@@ -168,18 +189,18 @@ class TransformRunner:
                 value = dp.parse_record(record, content_type) if processing else record
                 parsed.append(value)
                 selected = dp.select(processing.get("InputFilter"), value, content_type) if processing else value
-                payloads.append(dp.serialize(selected, content_type) if processing else record)
+                payloads.append(dp.serialize(selected, content_type).encode() if processing else record)
             except dp.RecordError as error:
                 raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
         batches = self._batches(request, payloads, uri)
         with ThreadPoolExecutor(max_workers=max(1, int(concurrency))) as pool:
             answers = list(pool.map(lambda batch: _invoke(instance, batch, content_type, accept, source), batches))
         if not per_record:
-            return "".join(text for text, _ in answers)
+            return b"".join(content for content, _ in answers)
         outputs: list[Any] = []
-        for (text, batch), first in zip(answers, _starts(batches), strict=True):
+        for (content, batch), first in zip(answers, _starts(batches), strict=True):
             try:
-                outputs += dp.split_response(text, accept, len(batch))
+                outputs += dp.split_response(content.decode("utf-8", errors="replace"), accept, len(batch))
             except dp.RecordError as error:
                 raise JobFailed(f"ClientError: records {first + 1}-{first + len(batch)} of {uri}: {error}") from error
         lines = []
@@ -191,16 +212,16 @@ class TransformRunner:
             except dp.RecordError as error:
                 raise JobFailed(f"ClientError: record {index + 1} of {uri}: {error}") from error
             lines.append(dp.serialize(value, content_type if joining else output_type))
-        return "\n".join(lines) + "\n"
+        return ("\n".join(lines) + "\n").encode()
 
     @staticmethod
-    def _batches(request: dict[str, Any], payloads: list[str], uri: str) -> list[list[str]]:
+    def _batches(request: dict[str, Any], payloads: list[bytes], uri: str) -> list[list[bytes]]:
         limit = request.get("MaxPayloadInMB", 6) * MB or float("inf")
         multi = request.get("BatchStrategy", "SingleRecord") == "MultiRecord"
-        batches: list[list[str]] = []
+        batches: list[list[bytes]] = []
         size = 0
         for index, payload in enumerate(payloads):
-            length = len(payload.encode()) + 1
+            length = len(payload) + 1
             if length > limit:
                 raise JobFailed(
                     f"ClientError: record {index + 1} of {uri} is {length} bytes, larger than MaxPayloadInMB "
@@ -215,7 +236,7 @@ class TransformRunner:
         return batches
 
 
-def _starts(batches: list[list[str]]) -> list[int]:
+def _starts(batches: list[list[bytes]]) -> list[int]:
     starts, total = [], 0
     for batch in batches:
         starts.append(total)
@@ -224,28 +245,29 @@ def _starts(batches: list[list[str]]) -> list[int]:
 
 
 def _invoke(
-    instance: Instance, batch: list[str], content_type: str, accept: str, source: tuple[str, str]
-) -> tuple[str, list[str]]:
+    instance: Instance, batch: list[bytes], content_type: str, accept: str, source: tuple[str, str]
+) -> tuple[bytes, list[bytes]]:
     uri = f"s3://{source[0]}/{source[1]}"
     connection = http.client.HTTPConnection("127.0.0.1", instance.server.port, timeout=600)
     try:
         headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
-        connection.request("POST", "/invocations", body="\n".join(batch).encode(), headers=headers)
+        connection.request("POST", "/invocations", body=b"\n".join(batch), headers=headers)
         response = connection.getresponse()
-        text = response.read().decode("utf-8", errors="replace")
+        content = response.read()
     except (OSError, http.client.HTTPException) as error:
         instance.data_log.no_response(*source)
         raise JobFailed(f"ClientError: the model server dropped a request for {uri}: {error!r}") from error
     finally:
         connection.close()
     if response.status != 200:
+        text = content.decode("utf-8", errors="replace")
         instance.data_log.bad_status(*source, response.status, text)
-        first = batch[0][:80]
+        first = batch[0][:80].decode("utf-8", errors="replace")
         raise JobFailed(
             f"ClientError: The model rejected a request for {uri} (records starting {first!r}) with status "
             f"{response.status}: {text[:300]}. See the instance's log stream in {LOG_GROUP}."
         )
-    return text, batch
+    return content, batch
 
 
 def _execution_parameter(server: ModelServer, name: str, default: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -215,12 +216,14 @@ class HostingService:
                 raise InstanceFailed(f'Could not find model "{arn(region, "model", variant["ModelName"])}".')
             with ThreadPoolExecutor(max_workers=count) as pool:
                 list(pool.map(ModelServer.start, servers))
-        except InstanceFailed as error:
-            stop_all(servers)
+        except Exception as error:  # whatever went wrong, the endpoint must leave Creating or Updating
+            reason = str(error) if isinstance(error, InstanceFailed) else f"InternalFailure: local cloud: {error!r}"
+            stop_all(servers)  # each instance's folder goes with it
             if updating:
-                endpoint.set_status("InService", f"Update failed: {error}")
+                endpoint.set_status("InService", f"Update failed: {reason}"[:1024])
             else:
-                endpoint.set_status("Failed", str(error))
+                shutil.rmtree(self.root / endpoint.name, ignore_errors=True)
+                endpoint.set_status("Failed", reason[:1024])
             return
         # A serverless endpoint keeps no compute once its container passed the health check: the first
         # invocation after a deployment is a cold start (ModelSetupTime), as on AWS.
@@ -264,7 +267,7 @@ class HostingService:
             )
             try:
                 server.start()
-            except InstanceFailed:
+            except Exception:  # whatever stopped it, its processes and folder go
                 server.stop()
                 raise
             with endpoint.lock:

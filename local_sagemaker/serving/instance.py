@@ -20,7 +20,7 @@ import psutil
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
-from local_sagemaker.processes import spawn_container, terminate_group
+from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.training.workspace import split_s3_uri
 from local_sagemaker.utilization import UtilizationSampler
 
@@ -133,8 +133,15 @@ class ModelServer:
                     "that there is an object located at the URL and that the role passed to CreateModel has "
                     f"permissions to download the object. ({error})"
                 ) from error
-            with tarfile.open(archive) as tar:
-                tar.extractall(self.root / folder, filter="data")
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(self.root / folder, filter="data")
+            except (tarfile.TarError, OSError) as error:  # not a tar archive, or a member the filter refuses
+                what = "model data" if folder == "model" else "source code"
+                raise InstanceFailed(
+                    f'Failed to extract {what} archive for container "container_1" from URL "{uri}". Please ensure '
+                    f"that the object located at the URL is a valid tar.gz archive. ({error})"
+                ) from error
 
     def _wait_for_ping(self) -> None:
         deadline = time.monotonic() + PING_TIMEOUT_SECONDS
@@ -172,7 +179,7 @@ class ModelServer:
             connection.close()
 
     def _pump_log(self) -> None:
-        for line in self.process.stdout:
+        for line in output_lines(self.process.stdout):
             self.recent.append(line)
             self._log.write(line)
 

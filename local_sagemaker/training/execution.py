@@ -12,7 +12,7 @@ from typing import Any
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
-from local_sagemaker.processes import spawn_container, terminate_group
+from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
 from local_sagemaker.training.record import TrainingJobRecord
 from local_sagemaker.training.workspace import HOST, ChannelError, Workspace
@@ -102,7 +102,8 @@ class TrainingRunner:
             **self.aws.environment(region),
             **record.request.get("Environment", {}),
         }
-        process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env)
+        # Supervised: the job ends when the toolkit does, and nothing it started outlives it (see processes.py).
+        process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env, supervised=True)
         sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})
         scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
         reader = threading.Thread(target=_tail, args=(process, log, scraper, record, cloudwatch), daemon=True)
@@ -140,7 +141,7 @@ def _tail(
     record: TrainingJobRecord,
     cloudwatch: Any,
 ) -> None:
-    for line in process.stdout:
+    for line in output_lines(process.stdout):
         log.write(line)
         for name, value in scraper.scan(line):
             record.record_metric(name, value)

@@ -85,12 +85,18 @@ class Workspace:
                     f'that S3 prefix, and that the role "{role_arn}" has "s3:ListBucket" permissions on bucket '
                     f'"{bucket}".'
                 )
-            target = self.root / "input" / "data" / channel["ChannelName"]
+            name = channel["ChannelName"]
+            data = (self.root / "input" / "data").resolve()
+            target = _inside(data, name, f'Channel name "{name}"', "/opt/ml/input/data")
             for key in keys:
                 relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
-                destination = target / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, key, str(destination))
+                source = f'S3 object key "{key}" under S3 URL "{uri}"'
+                destination = _inside(target, relative, source, f"/opt/ml/input/data/{name}")
+                try:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, key, str(destination))
+                except OSError as error:  # e.g. a key that is both an object and a folder ("a" and "a/b")
+                    raise ChannelError(f"ClientError: {source} cannot be saved as a file: {error.strerror}.") from error
 
     def upload_artifacts(self, s3: Any, output_path: str, job_name: str) -> str:
         """``model/`` becomes model.tar.gz and ``output/data`` output.tar.gz under <output>/<job>/output/."""
@@ -107,6 +113,14 @@ class Workspace:
                     tar.add(item, arcname=item.name)
             s3.upload_file(str(archive), bucket, f"{base}/{name}")
         return f"s3://{bucket}/{base}/model.tar.gz"
+
+
+def _inside(folder: Path, relative: str, what: str, shown: str) -> Path:
+    """``folder / relative`` resolved, refused unless strictly inside ``folder``: names from users stay in the job."""
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder) or path == folder:
+        raise ChannelError(f"ClientError: {what} does not name a file inside {shown}; names may not use '..'.")
+    return path
 
 
 def _list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 A notebook that deletes its endpoint in its last cell leaves it running when any cell before
 fails. ``guard_endpoints`` closes that gap: installed right after the SDK set-up, it deletes the
-team's endpoints when a cell raises (an interrupted cell included) and when the kernel exits.
+endpoints this kernel created when a cell raises (an interrupted cell included) and when the
+kernel exits. Only this kernel's: a team with two notebooks open must not lose task 2's endpoint
+because task 1's kernel was shut down; ``python -m maze cleanup`` deletes every endpoint of a team.
 Everything goes through the boto3 SageMaker client the notebook passes in, so it works the same
 on AWS and against the local cloud. A team's resources are the ones whose names start with
 ``maze-<team>-`` (the SDK appends a timestamp to that base): a prefix, never a bare substring, and
@@ -79,14 +81,17 @@ def delete_team_resources(sagemaker_client: Any, team: str) -> list[str]:
 
 
 def guard_endpoints(sagemaker_client: Any, team: str) -> None:
-    """Delete the team's endpoints when a notebook cell raises, and when the kernel exits.
+    """Delete the endpoints this kernel creates through ``sagemaker_client`` when a cell raises, and at exit.
 
-    Running the installing cell again replaces the guard rather than adding a second one. Outside
-    IPython (a plain script) only the exit hook is installed.
+    The client records every ``CreateEndpoint`` it sends (the SDK's ``deploy()`` included, when its
+    session uses this client), so the guard knows which endpoints are this kernel's. Running the
+    installing cell again replaces the guard rather than adding a second one. Outside IPython (a
+    plain script) only the exit hook is installed.
     """
     global _guard
     _unregister(_guard)
     _guard = _Guard(sagemaker_client, team)
+    sagemaker_client.meta.events.register("before-parameter-build.sagemaker.CreateEndpoint", _guard.record)
     atexit.register(_guard.at_exit)
     shell = _ipython()
     if shell is not None:
@@ -96,29 +101,40 @@ def guard_endpoints(sagemaker_client: Any, team: str) -> None:
 class _Guard:
     def __init__(self, sagemaker_client: Any, team: str) -> None:
         self.client, self.team = sagemaker_client, team
+        self.created: list[str] = []
         # Processes forked from the kernel (a load test's) inherit the hooks; only the kernel acts.
         self.pid = os.getpid()
 
+    def record(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("EndpointName", "").startswith(team_prefix(self.team)):
+            self.created.append(params["EndpointName"])
+
+    def _delete_created(self) -> list[str]:
+        live = set(team_names(self.client, "endpoint", self.team))
+        deleted = _delete(self.client, "endpoint", [name for name in dict.fromkeys(self.created) if name in live])
+        self.created = [name for name in self.created if name not in deleted]
+        return deleted
+
     def after_cell(self, result: Any) -> None:
-        if os.getpid() != self.pid or result.success:
+        if os.getpid() != self.pid or result.success or not self.created:
             return
         try:
-            deleted = delete_team_endpoints(self.client, self.team)
+            deleted = self._delete_created()
         except (BotoCoreError, ClientError) as error:
-            print(f"maze clean-up: the cell failed; deleting the endpoints of team {self.team} failed too: {error}")
+            print(f"maze clean-up: the cell failed; deleting this notebook's endpoints failed too: {error}")
             return
         if deleted:
             print(
-                f"maze clean-up: the cell failed, so the endpoints of team {self.team} were deleted "
+                f"maze clean-up: the cell failed, so this notebook's endpoints were deleted "
                 f"(they bill by the hour): {', '.join(deleted)}. Run the deploy cell again to go on."
             )
 
     def at_exit(self) -> None:
-        if os.getpid() != self.pid:
+        if os.getpid() != self.pid or not self.created:
             return
         # The kernel is going away: nobody is left to read an error.
         with contextlib.suppress(BotoCoreError, ClientError):
-            delete_team_endpoints(self.client, self.team)
+            self._delete_created()
 
 
 _guard: _Guard | None = None
@@ -128,6 +144,7 @@ def _unregister(guard: _Guard | None) -> None:
     if guard is None:
         return
     atexit.unregister(guard.at_exit)
+    guard.client.meta.events.unregister("before-parameter-build.sagemaker.CreateEndpoint", guard.record)
     shell = _ipython()
     if shell is not None and guard.after_cell in shell.events.callbacks["post_run_cell"]:
         shell.events.unregister("post_run_cell", guard.after_cell)

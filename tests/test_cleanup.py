@@ -123,10 +123,12 @@ def _kernel_cells(team_name: str, config: str, endpoint_name: str) -> list[str]:
     ]
 
 
-def test_a_cell_that_raises_after_deploying_deletes_the_teams_endpoints(sm: Any, config: str, tmp_path: Path) -> None:
+def test_a_cell_that_raises_after_deploying_deletes_the_kernels_endpoints(sm: Any, config: str, tmp_path: Path) -> None:
     ours, theirs = team(), team()
     mine = f"maze-{ours}-realtime-1"
     other = endpoint(sm, config, f"maze-{theirs}-realtime-1")
+    # The same team's endpoint of another notebook (task 2 open beside task 1) must survive task 1's failure.
+    sibling = endpoint(sm, config, f"maze-{ours}-serverless-1")
     try:
         nb = _run(
             [
@@ -137,14 +139,16 @@ def test_a_cell_that_raises_after_deploying_deletes_the_teams_endpoints(sm: Any,
             tmp_path,
         )
         assert "InService" in _text(nb.cells[1]), "the endpoint served before the failure"
-        assert f"endpoints of team {ours} were deleted" in _text(nb.cells[2]) and mine in _text(nb.cells[2])
+        assert "this notebook's endpoints were deleted" in _text(nb.cells[2]) and mine in _text(nb.cells[2])
         assert _text(nb.cells[3]).strip() == "False", "deleted by the failing cell, before the kernel exited"
         assert wait_endpoint(sm, other)["EndpointStatus"] == "InService", "another team's endpoint is untouched"
+        assert wait_endpoint(sm, sibling)["EndpointStatus"] == "InService", "another notebook's endpoint is untouched"
     finally:
-        sm.delete_endpoint(EndpointName=other)
+        for name in (other, sibling):
+            sm.delete_endpoint(EndpointName=name)
 
 
-def test_kernel_exit_deletes_the_teams_endpoints(sm: Any, config: str, tmp_path: Path) -> None:
+def test_kernel_exit_deletes_the_kernels_endpoints(sm: Any, config: str, tmp_path: Path) -> None:
     ours = team()
     mine = f"maze-{ours}-realtime-1"
     nb = _run(_kernel_cells(ours, config, mine), tmp_path)

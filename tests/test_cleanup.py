@@ -17,14 +17,13 @@ from nbclient import NotebookClient
 from local_sagemaker import daemon
 from local_sagemaker.cleanup import delete_team_endpoints, delete_team_resources, team_names
 from tests.local_cloud.hosting import create_config, create_model, upload_model, wait_endpoint
-from tests.local_cloud.jobs import BUCKET, ROLE
+from tests.local_cloud.jobs import ROLE
+from tests.session_cloud import s3_with_bucket, session_cloud
 
 
 @pytest.fixture(scope="module")
 def cloud() -> daemon.CloudInfo:
-    info = daemon.find(daemon.state_dir())
-    assert info is not None, "the root conftest starts the local cloud for the session"
-    return info
+    return session_cloud()
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +34,7 @@ def sm(cloud: daemon.CloudInfo) -> Any:
 @pytest.fixture(scope="module")
 def config(cloud: daemon.CloudInfo, sm: Any) -> str:
     """One endpoint configuration (of no team) that every endpoint of these tests is created from."""
-    s3 = cloud.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    s3 = s3_with_bucket(cloud)
     return create_config(sm, create_model(sm, s3, upload_model(s3)))
 
 

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import WaiterError
 
-from local_sagemaker import daemon
 from maze.check import (
     LOAD_TEST_MIN_ANSWERED,
     Board,
@@ -39,6 +38,7 @@ from tests.local_cloud.hosting import create_model, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET
 from tests.local_cloud.test_batch import INPUT_FN
 from tests.notebooks import ROOT
+from tests.session_cloud import s3_with_bucket, session_cloud
 
 TASKS = 7
 TWO_DIGITS = "\n".join(",".join(["0"] * 64) for _ in range(2))  # one row would reach the model as a 1-D array
@@ -51,10 +51,8 @@ def fresh_team() -> str:
 
 @pytest.fixture(scope="module")
 def clients() -> dict[str, Any]:
-    cloud = daemon.find(daemon.state_dir())
-    assert cloud is not None, "the root conftest starts the local cloud for the session"
-    s3 = cloud.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    cloud = session_cloud()
+    s3_with_bucket(cloud)
     return {"cloud": cloud, **{name: cloud.client(name) for name in ("sagemaker", "s3", "logs", "sagemaker-runtime")}}
 
 

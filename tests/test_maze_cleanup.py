@@ -9,20 +9,16 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker import daemon
 from maze.cleanup import clean
 from tests.local_cloud.hosting import create_model, upload_model, wait_endpoint
-from tests.local_cloud.jobs import BUCKET
 from tests.notebooks import ROOT
+from tests.session_cloud import s3_with_bucket, session_cloud
 
 
 @pytest.fixture(scope="module")
 def clients() -> dict[str, Any]:
-    cloud = daemon.find(daemon.state_dir())
-    assert cloud is not None, "the root conftest starts the local cloud for the session"
-    s3 = cloud.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    return {"sagemaker": cloud.client("sagemaker"), "s3": s3}
+    cloud = session_cloud()
+    return {"sagemaker": cloud.client("sagemaker"), "s3": s3_with_bucket(cloud)}
 
 
 def team_with_an_endpoint(clients: dict[str, Any]) -> tuple[str, list[str]]:

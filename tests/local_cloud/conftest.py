@@ -18,7 +18,7 @@ from botocore import handlers
 
 from local_sagemaker import daemon
 from local_sagemaker.validation import validation_message, violations
-from tests.local_cloud.jobs import BUCKET
+from tests.session_cloud import s3_with_bucket, session_cloud
 
 # botocore names events after-call.<service id>.<operation>; a prefix catches every operation.
 CHECKED_SERVICES = ("after-call.sagemaker", "after-call.sagemaker-runtime")
@@ -63,9 +63,7 @@ def answers_within_the_model(answers_checked: None) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def cloud(answers_checked: None) -> daemon.CloudInfo:
-    info = daemon.find(daemon.state_dir())
-    assert info is not None, "the root conftest starts the local cloud for the session"
-    return info
+    return session_cloud()
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +73,7 @@ def sm(cloud: daemon.CloudInfo) -> Any:
 
 @pytest.fixture(scope="session")
 def s3(cloud: daemon.CloudInfo) -> Any:
-    client = cloud.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return s3_with_bucket(cloud)
 
 
 @pytest.fixture(scope="session")

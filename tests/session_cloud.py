@@ -1,0 +1,21 @@
+"""The local cloud the root conftest started for this test session, and its clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local_sagemaker import daemon
+from tests.local_cloud.jobs import BUCKET
+
+
+def session_cloud() -> daemon.CloudInfo:
+    info = daemon.find(daemon.state_dir())
+    assert info is not None, "the root conftest starts the local cloud for the session"
+    return info
+
+
+def s3_with_bucket(cloud: daemon.CloudInfo) -> Any:
+    """An S3 client of the cloud, with the tests' bucket created (creating it again is harmless)."""
+    client = cloud.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client

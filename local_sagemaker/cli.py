@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        args.state_dir.mkdir(parents=True, exist_ok=True)
+        daemon.private_dir(args.state_dir)
         LocalCloud(args.state_dir, idle_seconds=args.idle_seconds).serve()
         return 0
     state = daemon.state_dir()
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export AWS_ENDPOINT_URL={info.endpoint}")
     elif args.command == "status":
         info = daemon.find(state)
+        if info is None and (pid := daemon.unanswering(state)):
+            print(f"running but not answering: pid {pid} (state {state}); `down` stops it")
+            return 1
         print(f"running: {info.endpoint} (pid {info.pid}, state {state})" if info else f"not running (state {state})")
         return 0 if info else 3
     else:

@@ -14,11 +14,13 @@ from typing import Any
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
+from local_sagemaker import daemon
 from local_sagemaker.account import ROLE_NAME
 from local_sagemaker.aws import LocalAws
+from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.batch.api import TransformService
 from local_sagemaker.batch.engine import TransformRunner
-from local_sagemaker.front import Front
+from local_sagemaker.front import Front, own_address_only
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.hosting.runtime import Runtime, error_body
@@ -58,10 +60,9 @@ class LocalCloud:
         runtime = Runtime(self.hosting, self.metrics)
         actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
         routes = {"health": self._health, "clients": self._add_client}
-        front = Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body)
+        front = own_address_only(Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body), self.port)
         self.server = make_server("127.0.0.1", self.port, front, threaded=True, request_handler=MotoRequestHandler)
-        self._clients: set[int] = set()
-        self._ever_connected = False
+        self.clients = KernelClients()
         self._stopping = threading.Event()
 
     @property
@@ -79,15 +80,13 @@ class LocalCloud:
             "started": time.time(),
             "idle_seconds": self.idle_seconds,
         }
-        temporary = self.connection_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(info))
-        temporary.replace(self.connection_file)
+        daemon.write_private(self.connection_file, json.dumps(info))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stopping.set())
         try:
             self._watch()
         finally:
-            self.connection_file.unlink(missing_ok=True)
+            daemon.forget(self.state_dir, os.getpid())  # unless a later cloud of this state dir wrote it
             self.runner.shutdown(self.training.running())
             self.transformer.shutdown(self.transforms.running())
             self.hosting.shutdown()
@@ -102,10 +101,9 @@ class LocalCloud:
     def _watch(self) -> None:
         idle_since: float | None = None
         while not self._stopping.wait(1.0):
-            if self.idle_seconds is None or not self._ever_connected:
+            if self.idle_seconds is None or not self.clients.ever_connected:
                 continue
-            self._clients = {pid for pid in self._clients if is_alive(pid)}
-            busy = bool(self._clients) or bool(self.training.running()) or bool(self.transforms.running())
+            busy = bool(self.clients.live()) or bool(self.training.running()) or bool(self.transforms.running())
             idle_since = None if busy else (idle_since or time.monotonic())
             if idle_since is not None and time.monotonic() - idle_since >= self.idle_seconds:
                 logging.getLogger(__name__).info("no client left for %ss: shutting down", self.idle_seconds)
@@ -116,10 +114,47 @@ class LocalCloud:
             "status": "ok",
             "pid": os.getpid(),
             "endpoint": self.endpoint,
-            "clients": sorted(self._clients),
+            "clients": self.clients.live(),
         }
 
     def _add_client(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._clients.add(int(body["pid"]))
-        self._ever_connected = True
-        return {"clients": sorted(self._clients)}
+        self.clients.add(kernel_pid(body.get("pid")))
+        return {"clients": self.clients.live()}
+
+
+class KernelClients:
+    """The notebook kernels that connected: request threads add to it while the idle watcher prunes it."""
+
+    def __init__(self) -> None:
+        self._pids: set[int] = set()
+        self._lock = threading.Lock()
+        self.ever_connected = False
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self._pids.add(pid)
+            self.ever_connected = True
+
+    def live(self) -> list[int]:
+        """The kernels still running; those that exited are forgotten, those added meanwhile kept."""
+        with self._lock:
+            pids = set(self._pids)
+        gone = {pid for pid in pids if not is_alive(pid)}
+        with self._lock:
+            self._pids -= gone
+            return sorted(self._pids)
+
+
+def kernel_pid(value: Any) -> int:
+    """The pid a kernel registers: a live process of the cloud's own user, other than init and the cloud itself.
+
+    Either of those would keep an auto-started cloud up forever; another user's process would let that user
+    decide when this user's cloud stops.
+    """
+    if type(value) is int and value > 1 and value != os.getpid() and is_alive(value):
+        try:
+            if os.stat(f"/proc/{value}").st_uid == os.getuid():
+                return value
+        except OSError:
+            pass
+    raise ValidationError(f"pid {value!r} is not a live process of this user (other than init and the cloud).")

@@ -141,14 +141,15 @@ def _register_kernel(info: daemon.CloudInfo) -> None:
 def _write_sdk_config(state: Path, region: str) -> Path:
     """The SDK's own config file: the default bucket AWS would name, and no telemetry to AWS hosts."""
     path = state / "sagemaker-config.yaml"
-    path.write_text(
+    daemon.write_private(
+        path,
         "SchemaVersion: '1.0'\n"
         "SageMaker:\n"
         "  PythonSDK:\n"
         "    Modules:\n"
         "      TelemetryOptOut: true\n"
         "      Session:\n"
-        f"        DefaultS3Bucket: sagemaker-{region}-{ACCOUNT_ID}\n"
+        f"        DefaultS3Bucket: sagemaker-{region}-{ACCOUNT_ID}\n",
     )
     return path
 

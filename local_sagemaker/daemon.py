@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -52,52 +53,139 @@ def state_dir() -> Path:
     else:
         repo = Path(__file__).resolve().parent.parent
         path = repo / ".maze" if (repo / "pyproject.toml").exists() else Path.home() / ".local/state/sagemaker-maze"
-    path.mkdir(parents=True, exist_ok=True)
+    return private_dir(path)
+
+
+def private_dir(path: Path) -> Path:
+    """The state dir, its owner's alone (0700): it holds the connection file, jobs' scripts, data and logs."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
     return path
 
 
-def find(state: Path) -> CloudInfo | None:
-    """The running cloud of this state dir, if its process lives and its front answers."""
+def _open_private(path: Path, flags: int) -> int:
+    """A file descriptor on ``path``, a file its owner alone may read (0600), whatever mode it had."""
+    descriptor = os.open(path, flags | os.O_CREAT, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return descriptor
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, readable by its owner alone (0600)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with os.fdopen(_open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as handle:
+        handle.write(text)
+    temporary.replace(path)
+
+
+def _recorded(state: Path) -> dict[str, Any] | None:
+    """What the connection file says: the pid and endpoint of the cloud that wrote it (None if it says nothing)."""
     try:
-        info = json.loads((state / "cloud.json").read_text())
+        recorded = json.loads((state / "cloud.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    if isinstance(recorded, dict) and type(recorded.get("pid")) is int and isinstance(recorded.get("endpoint"), str):
+        return recorded
+    return None
+
+
+def unanswering(state: Path) -> int | None:
+    """The pid of this state dir's cloud if it runs but does not answer (``status`` says so; ``down`` stops it)."""
+    recorded = _recorded(state)
+    if recorded is None or not _serves(recorded["pid"], state) or _answering(recorded, state):
+        return None
+    return recorded["pid"]
+
+
+def _serves(pid: int, state: Path) -> bool:
+    """Whether ``pid`` is alive and is a local cloud of ``state`` (a dead cloud's pid may have been reused)."""
+    if not is_alive(pid):
+        return False
     try:
-        with urllib.request.urlopen(f"{info['endpoint']}/_local_sagemaker/health", timeout=2) as response:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        served = Path(os.readlink(f"/proc/{pid}/cwd")) / args[args.index("--state-dir") + 1]
+    except (OSError, ValueError, IndexError):
+        return False
+    return "local_sagemaker" in args and served.resolve() == state.resolve()
+
+
+def _answering(recorded: dict[str, Any], state: Path) -> CloudInfo | None:
+    """The recorded cloud, if its front answers its health check as that process."""
+    try:
+        with urllib.request.urlopen(f"{recorded['endpoint']}/_local_sagemaker/health", timeout=2) as response:
             health = json.load(response)
-    except OSError:
+    except (OSError, ValueError):
         return None
-    if health.get("pid") != info["pid"]:
+    if health.get("pid") != recorded["pid"]:
         return None
-    return CloudInfo(info["pid"], info["endpoint"], state)
+    return CloudInfo(recorded["pid"], recorded["endpoint"], state)
+
+
+def find(state: Path) -> CloudInfo | None:
+    """The running cloud of this state dir, if its recorded process lives and its front answers."""
+    recorded = _recorded(state)
+    if recorded is None or not _serves(recorded["pid"], state):
+        return None
+    return _answering(recorded, state)
 
 
 @contextmanager
 def _start_lock(state: Path) -> Iterator[None]:
     """Two kernels connecting at once must not start two clouds."""
-    with open(state / "start.lock", "w") as handle:
+    with os.fdopen(_open_private(state / "start.lock", os.O_RDWR)) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
 def find_or_start(state: Path, idle_seconds: float | None) -> tuple[CloudInfo, bool]:
     """The running cloud, or a new one; the flag says whether this call started it."""
+    private_dir(state)
     with _start_lock(state):
-        info = find(state)
+        info = _wait_for_answer(state)
         if info:
             return info, False
         return _start(state, idle_seconds), True
+
+
+def _wait_for_answer(state: Path) -> CloudInfo | None:
+    """The recorded cloud; while its process lives but does not answer (busy, swapping, stopped), wait.
+
+    Only a dead (or foreign) pid means there is no cloud: a second cloud on the same state dir would
+    share its files and its connection file with the first.
+    """
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        recorded = _recorded(state)
+        if recorded is None or not _serves(recorded["pid"], state):
+            return None
+        info = _answering(recorded, state)
+        if info:
+            return info
+        if time.monotonic() > deadline:
+            raise LocalCloudNotRunning(
+                f"The local cloud of {state} (pid {recorded['pid']}) runs but has not answered for "
+                f"{START_TIMEOUT_SECONDS:.0f} s. Stop it with `python -m local_sagemaker down`, then connect again."
+            )
+        time.sleep(0.2)
+
+
+def forget(state: Path, pid: int) -> None:
+    """Remove the connection file if it still names ``pid``: a later cloud of this state dir keeps its own."""
+    with contextlib.suppress(FileNotFoundError), _start_lock(state):  # a state dir already removed has no record
+        recorded = _recorded(state)
+        if recorded is not None and recorded.get("pid") == pid:
+            (state / "cloud.json").unlink(missing_ok=True)
 
 
 def _start(state: Path, idle_seconds: float | None) -> CloudInfo:
     args = [sys.executable, "-m", "local_sagemaker", "serve", "--state-dir", str(state)]
     if idle_seconds is not None:
         args += ["--idle-seconds", str(idle_seconds)]
-    log = open(state / "cloud.log", "ab")  # noqa: SIM115 - handed to the detached child
+    log = _open_private(state / "cloud.log", os.O_WRONLY | os.O_APPEND)
     process = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    log.close()
+    os.close(log)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -113,15 +201,31 @@ def _start(state: Path, idle_seconds: float | None) -> CloudInfo:
     )
 
 
-def stop(state: Path) -> CloudInfo | None:
-    """Stop the cloud and, with it, every job process it started. Returns what was stopped."""
-    info = find(state)
-    if info is None:
+def stop(state: Path, grace_seconds: float = STOP_TIMEOUT_SECONDS) -> CloudInfo | None:
+    """Stop the cloud and, with it, every job process it started. Returns what was stopped.
+
+    It need not answer: a wedged cloud gets SIGTERM, then SIGKILL (its process group) after the
+    grace period; its job processes die with it (``processes``), and its connection file goes.
+    """
+    recorded = _recorded(state)
+    if recorded is None or not _serves(recorded["pid"], state):
         return None
-    os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline and is_alive(info.pid):
+    pid = recorded["pid"]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _exited(pid, grace_seconds):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:  # started in a terminal's process group
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _exited(pid, 10.0)
+    forget(state, pid)
+    return CloudInfo(pid, recorded["endpoint"], state)
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_alive(pid):
         time.sleep(0.05)
-    if is_alive(info.pid):
-        os.killpg(info.pid, signal.SIGKILL)
-    return info
+    return not is_alive(pid)

@@ -24,13 +24,23 @@ from local_sagemaker.validation import answer_violations, check_request, operati
 
 # Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch.
 MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})
+# Paths moto's dispatcher serves itself whatever the service: its admin API (state dump, reset, seed, recorder)
+# and an EC2 instance-metadata stand-in. None is AWS; anyone on the machine could wipe or read the cloud with them.
+MOTO_OWN_PATHS = ("/moto-api", "/latest/meta-data/", "/latest/api/")
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
 Route = Callable[[dict[str, Any]], dict[str, Any]]
 # InvokeEndpoint: endpoint name, body, request headers, region -> status, response headers, body.
 Invoke = Callable[[str, bytes, dict[str, str], str], tuple[int, dict[str, str], bytes]]
 ErrorBody = Callable[[AwsError], tuple[int, list[tuple[str, str]], bytes]]
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 424: "Failed Dependency", 500: "Internal Server Error"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    424: "Failed Dependency",
+    500: "Internal Server Error",
+}
 ANSWER_BREACH = "answer outside botocore's model: SageMaker"  # the cloud.log line a session's end can look for
 REQUEST_ID = "local_sagemaker.request_id"  # WSGI environ key: the id of the request, in its answer and in the log
 log = logging.getLogger(__name__)
@@ -66,6 +76,9 @@ class Front:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         region, service = credential_scope(environ) or ("", None)
+        if path.startswith(MOTO_OWN_PATHS):
+            refusal = AwsError("AccessDenied", f"The local cloud does not serve {path}.", status=403)
+            return self._send(start_response, *error_response(refusal, "json" in environ.get("CONTENT_TYPE", "")))
         if service in MOTO_SERVICES:
             return self.moto(environ, start_response)
         request_id = environ[REQUEST_ID] = str(uuid.uuid4())
@@ -141,7 +154,12 @@ class Front:
         if handler is None:
             return self._send(start_response, 404, [("Content-Type", "application/json")], b'{"error": "no route"}')
         try:
-            payload = json.dumps(handler(self._json_request(environ)), default=_json_default).encode()
+            # Only the cloud's own clients call these routes: a body that is not JSON is their bug (500, logged);
+            # a value the route refuses is the caller's (the route's AwsError, 400).
+            request = json.loads(self._read_body(environ) or b"{}")
+            payload = json.dumps(handler(request), default=_json_default).encode()
+        except AwsError as error:
+            return self._send(start_response, *error_response(error, json_protocol=True))
         except Exception:
             failure = self._internal_failure(environ, f"route {name}")
             return self._send(start_response, *error_response(failure, json_protocol=True))
@@ -180,6 +198,25 @@ class Front:
         reason = REASONS.get(status, "Error")
         start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
+
+
+def own_address_only(app: Callable, port: int) -> Callable:
+    """``app`` answering only requests addressed to the cloud itself: Host ``127.0.0.1:<port>`` or ``localhost:<port>``.
+
+    A web page the user opens may make its own domain name resolve to 127.0.0.1 (DNS rebinding) and then call
+    the cloud from the browser with that name as its Host; such a request is refused before anything runs.
+    """
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def guarded(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST", "")
+        if host.lower() in hosts:
+            return app(environ, start_response)
+        refusal = AwsError("AccessDenied", f"The Host {host!r} is not the local cloud's address.", status=403)
+        status, headers, body = error_response(refusal, "json" in environ.get("CONTENT_TYPE", ""))
+        return Front._send(start_response, status, headers, body)
+
+    return guarded
 
 
 def invocation_request(name: str, body: bytes, environ: dict[str, Any]) -> dict[str, Any]:

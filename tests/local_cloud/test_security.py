@@ -1,0 +1,241 @@
+"""Nobody but the cloud's own user gets in, and one state dir has one cloud (issue 11, items 1 and 5)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from local_sagemaker import cli, daemon
+from local_sagemaker import cloud as cloud_module
+from local_sagemaker.connect import _write_sdk_config
+from local_sagemaker.processes import is_alive
+from tests.local_cloud.jobs import BUCKET
+
+SIGNED_FOR_S3 = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+
+
+def request(
+    cloud: daemon.CloudInfo, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """A raw HTTP request to the cloud's front, with whatever headers a caller on the machine may send."""
+    address = urlsplit(cloud.endpoint)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+# --- moto's admin API ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/moto-api/data.json", "/moto-api/reset", "/moto-api/", "/latest/meta-data/"])
+def test_motos_own_paths_are_refused_and_change_nothing(cloud, s3, path) -> None:
+    s3.put_object(Bucket=BUCKET, Key="security/kept", Body=b"still here")
+    status, body = request(cloud, "POST", path, headers={"Authorization": SIGNED_FOR_S3})
+    assert status == 403
+    assert b"<Code>AccessDenied</Code>" in body
+    assert BUCKET.encode() not in body
+    assert s3.get_object(Bucket=BUCKET, Key="security/kept")["Body"].read() == b"still here"
+
+
+# --- Host header (DNS rebinding) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:{port}", "127.0.0.1:1", ""])
+def test_a_host_other_than_the_clouds_own_address_is_refused(cloud, host) -> None:
+    port = urlsplit(cloud.endpoint).port
+    status, body = request(cloud, "GET", "/_local_sagemaker/health", headers={"Host": host.format(port=port)})
+    assert status == 403
+    assert b"AccessDenied" in body and b'"pid"' not in body
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST"])
+def test_the_clouds_own_addresses_are_answered(cloud, name) -> None:
+    port = urlsplit(cloud.endpoint).port
+    status, body = request(cloud, "GET", "/_local_sagemaker/health", headers={"Host": f"{name}:{port}"})
+    assert status == 200
+    assert json.loads(body)["pid"] == cloud.pid
+
+
+# --- file modes ----------------------------------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_running_clouds_files_are_its_users_alone(cloud) -> None:
+    assert mode(cloud.state_dir) == 0o700
+    for name in ("cloud.json", "cloud.log", "start.lock"):
+        assert mode(cloud.state_dir / name) == 0o600, name
+
+
+def test_a_new_state_dir_is_private_even_where_it_existed_open(tmp_path, monkeypatch) -> None:
+    fresh, existing = tmp_path / "fresh" / "state", tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    for path in (fresh, existing):
+        monkeypatch.setenv("MAZE_STATE_DIR", str(path))
+        assert daemon.state_dir() == path
+        assert mode(path) == 0o700
+
+
+def test_the_sdk_config_is_written_private(tmp_path) -> None:
+    (tmp_path / "sagemaker-config.yaml").write_text("old")
+    (tmp_path / "sagemaker-config.yaml").chmod(0o644)
+    path = _write_sdk_config(tmp_path, "eu-west-1")
+    assert mode(path) == 0o600
+    assert "DefaultS3Bucket: sagemaker-eu-west-1-123456789012" in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["sagemaker-config.yaml"]
+
+
+# --- the cloud's control route -------------------------------------------------------------------------------
+
+
+def register(cloud: daemon.CloudInfo, pid: Any) -> tuple[int, dict[str, Any]]:
+    status, body = request(cloud, "POST", "/_local_sagemaker/clients", json.dumps({"pid": pid}).encode())
+    return status, json.loads(body)
+
+
+def a_dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize(
+    "pid", ["1234", None, 3.5, True, -5, 0, 1, "self", "dead"], ids=lambda pid: repr(pid).strip("'")
+)
+def test_registering_anything_but_a_live_process_of_the_user_is_a_400(cloud, pid) -> None:
+    pid = {"self": cloud.pid, "dead": a_dead_pid()}.get(pid, pid) if isinstance(pid, str) else pid
+    status, error = register(cloud, pid)
+    assert status == 400
+    assert error["__type"] == "ValidationException"
+    assert repr(pid) in error["message"]
+    assert pid not in request_health(cloud)["clients"]
+
+
+def request_health(cloud: daemon.CloudInfo) -> dict[str, Any]:
+    return json.loads(request(cloud, "GET", "/_local_sagemaker/health")[1])
+
+
+def test_a_live_process_of_the_user_registers(cloud) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as kernel:
+        try:
+            status, answer = register(cloud, kernel.pid)
+            assert status == 200 and kernel.pid in answer["clients"]
+        finally:
+            kernel.kill()
+    assert kernel.pid not in request_health(cloud)["clients"]
+
+
+# --- races: the set of kernels -------------------------------------------------------------------------------
+
+
+def test_a_kernel_registering_while_the_watcher_prunes_is_kept(monkeypatch) -> None:
+    """A request thread adds a kernel in the middle of the watcher's pass: no error, and it survives the pass."""
+    clients = cloud_module.KernelClients()
+    for pid in (101, 102, 103):
+        clients.add(pid)
+
+    def alive(pid: int) -> bool:
+        clients.add(pid + 1000)  # what a concurrent /clients request does
+        return pid != 102
+
+    monkeypatch.setattr(cloud_module, "is_alive", alive)
+    assert clients.live() == [101, 103, 1101, 1102, 1103]
+    assert clients.ever_connected
+
+
+# --- one cloud per state dir ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_cloud(tmp_path: Path) -> Iterator[daemon.CloudInfo]:
+    """A cloud of its own, in a state dir of its own: these tests stop, freeze and kill it."""
+    info, started = daemon.find_or_start(tmp_path, idle_seconds=None)
+    assert started
+    yield info
+    if is_alive(info.pid):
+        os.kill(info.pid, signal.SIGCONT)
+        daemon.stop(tmp_path, grace_seconds=5)
+
+
+def serving_clouds(state: Path) -> list[int]:
+    """Processes serving ``state``, as the process table shows them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in args and os.fsencode(str(state)) in args and is_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_cloud_slow_to_answer_is_waited_for_not_doubled(own_cloud) -> None:
+    """Frozen for longer than a health check's timeout, it is still the cloud: nobody starts a second one."""
+    os.kill(own_cloud.pid, signal.SIGSTOP)
+    assert daemon.find(own_cloud.state_dir) is None  # a health check alone cannot tell
+    thaw = threading.Timer(4.0, os.kill, (own_cloud.pid, signal.SIGCONT))
+    thaw.start()
+    try:
+        info, started = daemon.find_or_start(own_cloud.state_dir, idle_seconds=None)
+    finally:
+        thaw.join()
+    assert (info, started) == (own_cloud, False)
+    assert serving_clouds(own_cloud.state_dir) == [own_cloud.pid]
+
+
+def test_a_dead_clouds_record_does_not_stop_a_new_one(own_cloud) -> None:
+    os.kill(own_cloud.pid, signal.SIGKILL)
+    assert daemon._exited(own_cloud.pid, 10.0)
+    info, started = daemon.find_or_start(own_cloud.state_dir, idle_seconds=None)
+    try:
+        assert started and info.pid != own_cloud.pid
+    finally:
+        daemon.stop(own_cloud.state_dir, grace_seconds=5)
+
+
+def test_a_cloud_leaves_another_clouds_connection_file_alone(own_cloud) -> None:
+    connection = own_cloud.state_dir / "cloud.json"
+    other = json.dumps({"pid": os.getpid(), "endpoint": "http://127.0.0.1:1", "started": 0, "idle_seconds": None})
+    connection.write_text(other)
+    os.kill(own_cloud.pid, signal.SIGTERM)
+    assert daemon._exited(own_cloud.pid, 40.0)
+    assert connection.read_text() == other
+
+
+def test_down_stops_a_wedged_cloud(own_cloud, monkeypatch, capsys) -> None:
+    """A cloud that answers nothing, not even SIGTERM, is killed after the grace period, and its record goes."""
+    os.kill(own_cloud.pid, signal.SIGSTOP)
+    monkeypatch.setenv("MAZE_STATE_DIR", str(own_cloud.state_dir))
+    assert cli.main(["status"]) == 1
+    assert f"running but not answering: pid {own_cloud.pid}" in capsys.readouterr().out
+    assert daemon.stop(own_cloud.state_dir, grace_seconds=1) == own_cloud
+    assert not is_alive(own_cloud.pid)
+    assert not (own_cloud.state_dir / "cloud.json").exists()
+    assert daemon.find(own_cloud.state_dir) is None
+
+
+def test_a_cloud_whose_state_dir_was_removed_still_shuts_down_cleanly(tmp_path) -> None:
+    """Its exit forgets its record first: a state dir someone already removed must not stop the rest of the exit."""
+    daemon.forget(tmp_path / "removed", os.getpid())
+    assert not (tmp_path / "removed").exists()

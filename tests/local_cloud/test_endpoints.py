@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
 
+from local_sagemaker.hosting.invocation_metrics import FLUSH_SECONDS
 from maze import evidence
 from tests.local_cloud.hosting import (
     create_config,
@@ -265,6 +266,9 @@ def test_update_endpoint_swaps_in_the_new_config(sm, s3, model_data, runtime, cl
 def test_invocations_are_counted_in_cloudwatch(runtime, endpoint, cloudwatch) -> None:
     for _ in range(3):
         assert serves(runtime, endpoint)
+    # The runtime publishes once a second: after two flushes every invocation so far is in CloudWatch,
+    # so the counts read below belong to the same requests.
+    time.sleep(2 * FLUSH_SECONDS + 0.5)
     invocations = endpoint_metric(cloudwatch, endpoint, "Invocations", until=lambda f: f["Sum"] >= 3)
     assert invocations["Sum"] >= 3
     # AWS's CloudWatch page: for each 5xx (4xx) the model returned 1 is sent, otherwise 0.

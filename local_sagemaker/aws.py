@@ -1,4 +1,4 @@
-"""boto3 clients of the local cloud's own front: its runners use the same wire as any caller."""
+"""boto3 clients of the local cloud's own front: its runners use the same wire, and sign, as any caller."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-cloud", "AWS_SECRET_ACCESS_KEY": "local-cloud-secret"}
-
 
 class LocalAws:
-    """Clients and child-process environments pointed at ``endpoint``."""
+    """Clients and child-process environments pointed at ``endpoint``, signing with the cloud's issued ``key``."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, key: dict[str, str]) -> None:
         self.endpoint = endpoint
+        self.key = key
         self._session = boto3.session.Session(
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -36,9 +34,10 @@ class LocalAws:
             return self._clients[key]
 
     def environment(self, region: str) -> dict[str, str]:
-        """What a job's container needs to reach 'AWS': here, this front."""
+        """What a job's container needs to reach 'AWS': here, this front, with the cloud's key."""
         return {
-            **CREDENTIALS,
+            "AWS_ACCESS_KEY_ID": self.key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": self.key["SecretAccessKey"],
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         info, started = daemon.find_or_start(state, idle_seconds=None)
         print(f"{'started' if started else 'already running'}: {info.endpoint} (pid {info.pid}, state {state})")
+        # The AWS CLI signs with these; the cloud refuses any request not signed with a key it issued.
         print(f"export AWS_ENDPOINT_URL={info.endpoint}")
+        print(f"export AWS_ACCESS_KEY_ID={info.access_key_id} AWS_SECRET_ACCESS_KEY={info.secret_access_key}")
     elif args.command == "status":
         info = daemon.find(state)
         if info is None and (pid := daemon.unanswering(state)):

@@ -26,6 +26,7 @@ from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.hosting.runtime import Runtime, error_body
 from local_sagemaker.processes import is_alive
 from local_sagemaker.serving.instance import free_port
+from local_sagemaker.signatures import Signatures, issue_key
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.api import TrainingService
 from local_sagemaker.training.execution import TrainingRunner
@@ -49,7 +50,8 @@ class LocalCloud:
         self.idle_seconds = idle_seconds
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.aws = LocalAws(self.endpoint)
+        self.key = issue_key()
+        self.aws = LocalAws(self.endpoint, self.key)
         tags = TagStore()
         self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws)
         self.training = TrainingService(start_job=self.runner.start, tags=tags)
@@ -60,7 +62,8 @@ class LocalCloud:
         runtime = Runtime(self.hosting, self.metrics)
         actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
         routes = {"health": self._health, "clients": self._add_client}
-        front = own_address_only(Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body), self.port)
+        front = Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key))
+        front = own_address_only(front, self.port)
         self.server = make_server("127.0.0.1", self.port, front, threaded=True, request_handler=MotoRequestHandler)
         self.clients = KernelClients()
         self._stopping = threading.Event()
@@ -79,6 +82,7 @@ class LocalCloud:
             "endpoint": self.endpoint,
             "started": time.time(),
             "idle_seconds": self.idle_seconds,
+            "credentials": self.key,
         }
         daemon.write_private(self.connection_file, json.dumps(info))
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -7,10 +7,8 @@ SageMaker SDK at it, so the rest of the notebook is the code a participant runs 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -88,8 +86,8 @@ def _point_at(info: daemon.CloudInfo) -> Connection:
         AWS_ENDPOINT_URL=info.endpoint,
         AWS_DEFAULT_REGION=region,
         AWS_REGION=region,
-        AWS_ACCESS_KEY_ID="local-cloud",
-        AWS_SECRET_ACCESS_KEY="local-cloud-secret",
+        AWS_ACCESS_KEY_ID=info.access_key_id,
+        AWS_SECRET_ACCESS_KEY=info.secret_access_key,
         SAGEMAKER_USER_CONFIG_OVERRIDE=str(_write_sdk_config(info.state_dir, region)),
     )
     os.environ.pop("AWS_SESSION_TOKEN", None)
@@ -129,13 +127,7 @@ def _explain_unreachable_cloud(caught_exception: Exception | None = None, **_: o
 
 def _register_kernel(info: daemon.CloudInfo) -> None:
     """The cloud stays up while a kernel that connected lives (and a grace period after)."""
-    request = urllib.request.Request(
-        f"{info.endpoint}/_local_sagemaker/clients",
-        data=json.dumps({"pid": os.getpid()}).encode(),
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass
+    info.call("clients", {"pid": os.getpid()})
 
 
 def _write_sdk_config(state: Path, region: str) -> Path:

@@ -13,11 +13,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from local_sagemaker.account import DEFAULT_REGION
 from local_sagemaker.processes import is_alive
@@ -35,11 +38,36 @@ class CloudInfo:
     pid: int
     endpoint: str
     state_dir: Path
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
 
     def client(self, service: str, region: str = DEFAULT_REGION, **options: Any) -> Any:
-        """A boto3 client of this cloud, for tools and tests (notebooks go through ``connect()``)."""
-        session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+        """A boto3 client of this cloud, signing with the key it issued (notebooks go through ``connect()``)."""
+        session = boto3.session.Session(
+            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key, region_name=region
+        )
         return session.client(service, endpoint_url=self.endpoint, **options)
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key}
+
+    def call(self, route: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
+        """POST to one of the cloud's own routes (``/_local_sagemaker/<route>``), signed as every request must be."""
+        url, data = f"{self.endpoint}/_local_sagemaker/{route}", json.dumps(body or {}).encode()
+        headers = signed_headers(self.key, "POST", url, data, {"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data, headers, method="POST")
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.load(answer)
+
+
+def signed_headers(
+    key: dict[str, str], method: str, url: str, body: bytes, headers: dict[str, str], service: str = "sagemaker"
+) -> dict[str, str]:
+    """``headers`` and the SigV4 signature of the request by ``key``, from botocore's signer (for raw requests)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), service, DEFAULT_REGION).add_auth(request)
+    return dict(request.headers)
 
 
 def state_dir() -> Path:
@@ -84,9 +112,10 @@ def _recorded(state: Path) -> dict[str, Any] | None:
         recorded = json.loads((state / "cloud.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    if isinstance(recorded, dict) and type(recorded.get("pid")) is int and isinstance(recorded.get("endpoint"), str):
-        return recorded
-    return None
+    if not isinstance(recorded, dict) or type(recorded.get("pid")) is not int:
+        return None
+    complete = isinstance(recorded.get("endpoint"), str) and isinstance(recorded.get("credentials"), dict)
+    return recorded if complete else None
 
 
 def unanswering(state: Path) -> int | None:
@@ -109,16 +138,19 @@ def _serves(pid: int, state: Path) -> bool:
     return "local_sagemaker" in args and served.resolve() == state.resolve()
 
 
+def _info(recorded: dict[str, Any], state: Path) -> CloudInfo:
+    key = recorded["credentials"]
+    return CloudInfo(recorded["pid"], recorded["endpoint"], state, key["AccessKeyId"], key["SecretAccessKey"])
+
+
 def _answering(recorded: dict[str, Any], state: Path) -> CloudInfo | None:
     """The recorded cloud, if its front answers its health check as that process."""
+    info = _info(recorded, state)
     try:
-        with urllib.request.urlopen(f"{recorded['endpoint']}/_local_sagemaker/health", timeout=2) as response:
-            health = json.load(response)
+        health = info.call("health", timeout=2)
     except (OSError, ValueError):
         return None
-    if health.get("pid") != recorded["pid"]:
-        return None
-    return CloudInfo(recorded["pid"], recorded["endpoint"], state)
+    return info if health.get("pid") == info.pid else None
 
 
 def find(state: Path) -> CloudInfo | None:
@@ -221,7 +253,7 @@ def stop(state: Path, grace_seconds: float = STOP_TIMEOUT_SECONDS) -> CloudInfo 
                 os.kill(pid, signal.SIGKILL)
         _exited(pid, 10.0)
     forget(state, pid)
-    return CloudInfo(pid, recorded["endpoint"], state)
+    return _info(recorded, state)
 
 
 def _exited(pid: int, timeout: float) -> bool:

@@ -13,13 +13,15 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local_sagemaker import side_calls
+from local_sagemaker.account import DEFAULT_REGION
 from local_sagemaker.aws_errors import AwsError, ValidationError, error_response, internal_failure
 from local_sagemaker.page_tokens import PageTokens
+from local_sagemaker.signatures import Signatures, family_of
 from local_sagemaker.validation import answer_violations, check_request, operation_model, validation_message
 
 # Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch.
@@ -47,8 +49,16 @@ log = logging.getLogger(__name__)
 
 
 def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
-    """Region and service a SigV4 request was signed for: ``Credential=AKID/date/<region>/<service>/aws4_request``."""
+    """Region and service a SigV4 request was signed for: ``Credential=AKID/date/<region>/<service>/aws4_request``.
+
+    A presigned URL carries it in its query (``X-Amz-Credential``); one presigned with SigV2 is S3's.
+    """
     auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if not auth and "X-Amz-Credential" in query:
+        auth = f"Credential={query['X-Amz-Credential'][0]}"
+    elif not auth and "AWSAccessKeyId" in query:
+        return DEFAULT_REGION, "s3"
     try:
         parts = auth.split("Credential=")[1].split(",")[0].split("/")
         return parts[2], parts[3]
@@ -65,8 +75,14 @@ class Front:
     """
 
     def __init__(
-        self, sagemaker_actions: dict[str, Action], routes: dict[str, Route], invoke: Invoke, invoke_error: ErrorBody
+        self,
+        sagemaker_actions: dict[str, Action],
+        routes: dict[str, Route],
+        invoke: Invoke,
+        invoke_error: ErrorBody,
+        signatures: Signatures,
     ) -> None:
+        self.signatures = signatures
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.sagemaker_actions = {**side_calls.actions(), **sagemaker_actions}
         self.page_tokens = PageTokens()
@@ -79,6 +95,10 @@ class Front:
         if path.startswith(MOTO_OWN_PATHS):
             refusal = AwsError("AccessDenied", f"The local cloud does not serve {path}.", status=403)
             return self._send(start_response, *error_response(refusal, "json" in environ.get("CONTENT_TYPE", "")))
+        try:
+            self.signatures.check(environ, lambda: self._read_body(environ))
+        except AwsError as refusal:
+            return self._send(start_response, *error_response(refusal, family_of(environ) == "json"))
         if service in MOTO_SERVICES:
             return self.moto(environ, start_response)
         request_id = environ[REQUEST_ID] = str(uuid.uuid4())

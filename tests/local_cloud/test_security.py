@@ -10,12 +10,17 @@ import stat
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local_sagemaker import cli, daemon
 from local_sagemaker import cloud as cloud_module
@@ -27,9 +32,18 @@ SIGNED_FOR_S3 = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/s3/aws4_re
 
 
 def request(
-    cloud: daemon.CloudInfo, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    cloud: daemon.CloudInfo,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    signed: bool = True,
 ) -> tuple[int, bytes]:
     """A raw HTTP request to the cloud's front, with whatever headers a caller on the machine may send."""
+    headers = dict(headers or {})
+    if signed:
+        host = headers.get("Host", urlsplit(cloud.endpoint).netloc)
+        headers = daemon.signed_headers(cloud.key, method, f"http://{host}{path}", body, headers)
     address = urlsplit(cloud.endpoint)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
     try:
@@ -235,7 +249,119 @@ def test_down_stops_a_wedged_cloud(own_cloud, monkeypatch, capsys) -> None:
     assert daemon.find(own_cloud.state_dir) is None
 
 
+# --- authentication ------------------------------------------------------------------------------------------
+
+MADE_UP = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+TRAINING_JOB = {
+    "TrainingJobName": "unsigned-job",
+    "AlgorithmSpecification": {"TrainingImage": "sklearn", "TrainingInputMode": "File"},
+    "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze",
+    "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://maze-tests/x.tar.gz"'},
+    "OutputDataConfig": {"S3OutputPath": "s3://maze-tests/out"},
+    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+}
+
+
+def test_the_unauthenticated_curl_that_would_run_a_script_does_nothing(cloud, s3, sm) -> None:
+    status, body = request(
+        cloud,
+        "PUT",
+        f"/{BUCKET}/unsigned/x.tar.gz",
+        b"import os",
+        {"Authorization": MADE_UP.format(service="s3")},
+        False,
+    )
+    assert (status, b"<Code>InvalidAccessKeyId</Code>" in body) == (403, True)
+    headers = {
+        "Authorization": MADE_UP.format(service="sagemaker"),
+        "X-Amz-Target": "SageMaker.CreateTrainingJob",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    status, body = request(cloud, "POST", "/", json.dumps(TRAINING_JOB).encode(), headers, signed=False)
+    assert status == 400 and json.loads(body)["__type"] == "UnrecognizedClientException"
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="unsigned/")["KeyCount"] == 0
+    assert sm.list_training_jobs(NameContains="unsigned-job")["TrainingJobSummaries"] == []
+
+
+def refused(client: Any, call: str, **request: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as raised:
+        getattr(client, call)(**request)
+    error = raised.value.response
+    return error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "unknown", "mismatch"),
+    [
+        ("sagemaker", "list_training_jobs", ("UnrecognizedClientException", 400), ("InvalidSignatureException", 400)),
+        ("logs", "describe_log_groups", ("UnrecognizedClientException", 400), ("InvalidSignatureException", 400)),
+        ("sts", "get_caller_identity", ("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403)),
+        ("s3", "list_buckets", ("InvalidAccessKeyId", 403), ("SignatureDoesNotMatch", 403)),
+    ],
+)
+def test_an_unknown_key_or_a_wrong_secret_gets_the_services_own_error(cloud, service, call, unknown, mismatch) -> None:
+    region = {"region_name": "us-east-1", "endpoint_url": cloud.endpoint}
+    stranger = boto3.client(service, aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", **region)
+    assert refused(stranger, call) == unknown
+    forger = boto3.client(service, aws_access_key_id=cloud.access_key_id, aws_secret_access_key="guess", **region)
+    assert refused(forger, call) == mismatch
+
+
+def test_a_missing_or_malformed_signature_is_refused(cloud) -> None:
+    status, body = request(
+        cloud,
+        "POST",
+        "/",
+        b"{}",
+        {"X-Amz-Target": "SageMaker.ListTrainingJobs", "Content-Type": "application/x-amz-json-1.1"},
+        signed=False,
+    )
+    assert status == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"
+    status, body = request(
+        cloud,
+        "POST",
+        "/",
+        b"Action=GetCallerIdentity&Version=2011-06-15",
+        {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "Content-Type": "application/x-www-form-urlencoded"},
+        signed=False,
+    )
+    assert status == 400 and b"<Code>IncompleteSignature</Code>" in body
+    status, _ = request(cloud, "GET", "/_local_sagemaker/health", signed=False)
+    assert status == 403
+
+
+def test_assumed_role_credentials_sign_and_a_wrong_session_token_is_refused(cloud) -> None:
+    sts = cloud.client("sts")
+    role = sts.assume_role(RoleArn=TRAINING_JOB["RoleArn"], RoleSessionName="security")["Credentials"]
+    keys = {"aws_access_key_id": role["AccessKeyId"], "aws_secret_access_key": role["SecretAccessKey"]}
+    region = {"region_name": "us-east-1", "endpoint_url": cloud.endpoint}
+    session_sts = boto3.client("sts", aws_session_token=role["SessionToken"], **keys, **region)
+    assert ":assumed-role/" in session_sts.get_caller_identity()["Arn"]
+    wrong = boto3.client("sts", aws_session_token="forged", **keys, **region)
+    assert refused(wrong, "get_caller_identity") == ("InvalidClientTokenId", 403)
+
+
 def test_a_cloud_whose_state_dir_was_removed_still_shuts_down_cleanly(tmp_path) -> None:
     """Its exit forgets its record first: a state dir someone already removed must not stop the rest of the exit."""
     daemon.forget(tmp_path / "removed", os.getpid())
     assert not (tmp_path / "removed").exists()
+
+
+@pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
+def test_presigned_urls_work_and_a_tampered_or_expired_one_does_not(cloud, s3, signature_version) -> None:
+    s3.put_object(Bucket=BUCKET, Key="security/shared", Body=b"for whoever holds the link")
+    signer = cloud.client("s3", config=Config(signature_version=signature_version))
+    url = signer.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "security/shared"})
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        assert answer.read() == b"for whoever holds the link"
+    for forged in (url.replace("security/shared", "security/kept"), url.replace("Expires=", "Expires=9")):
+        with pytest.raises(urllib.error.HTTPError) as refused_:
+            urllib.request.urlopen(forged, timeout=30)
+        assert refused_.value.code == 403
+    expired = signer.generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": "security/shared"}, ExpiresIn=-10
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused_:
+        urllib.request.urlopen(expired, timeout=30)
+    assert refused_.value.code == 403 and b"expired" in refused_.value.read()

@@ -39,7 +39,9 @@ def test_side_calls_are_validated_like_every_request(sm) -> None:
 
 @pytest.fixture(scope="module")
 def sdk_session(cloud, sm) -> sagemaker.Session:
-    boto_session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    boto_session = boto3.Session(
+        aws_access_key_id=cloud.access_key_id, aws_secret_access_key=cloud.secret_access_key, region_name="us-east-1"
+    )
     return sagemaker.Session(boto_session=boto_session, sagemaker_client=sm)
 
 

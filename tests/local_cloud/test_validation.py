@@ -14,14 +14,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
+from local_sagemaker import daemon
 from local_sagemaker.front import ANSWER_BREACH, Front
 from local_sagemaker.hosting.runtime import error_body
+from local_sagemaker.signatures import Signatures, issue_key
 from local_sagemaker.validation import aws_path, java_pattern, operation_model
 from tests.local_cloud import conftest
 from tests.local_cloud.jobs import ROLE
 
 NO_CLIENT_CHECKS = Config(parameter_validation=False, retries={"max_attempts": 0})
-SIGNED_FOR_SAGEMAKER = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/sagemaker/aws4_request, Signature=0"
+BROKEN_FRONT_KEY = issue_key()
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +41,8 @@ def refusal(call: Any, **request: Any) -> tuple[str, str, int]:
 
 def post(cloud, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """A SageMaker request written by hand, so its body can be anything at all."""
-    headers = {
-        "Authorization": SIGNED_FOR_SAGEMAKER,
-        "X-Amz-Target": f"SageMaker.{target}",
-        "Content-Type": "application/x-amz-json-1.1",
-    }
+    headers = {"X-Amz-Target": f"SageMaker.{target}", "Content-Type": "application/x-amz-json-1.1"}
+    headers = daemon.signed_headers(cloud.key, "POST", cloud.endpoint, body, headers)
     request = urllib.request.Request(cloud.endpoint, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -181,18 +180,24 @@ def broken_invoke(*_: Any) -> tuple[int, dict[str, str], bytes]:
     raise RuntimeError("the instance vanished")
 
 
+def signed(path: str, body: bytes, headers: dict[str, str], content_type: str) -> dict[str, str]:
+    """Headers of a request to the broken front (the test client's Host is ``localhost``), signed with its key."""
+    headers = {**headers, "Content-Type": content_type}
+    return daemon.signed_headers(BROKEN_FRONT_KEY, "POST", f"http://localhost{path}", body, headers)
+
+
 @pytest.fixture(scope="module")
 def broken_front() -> Client:
     """A front whose handlers fail in ways nobody foresaw."""
     actions = {"ListTrainingJobs": broken_handler, "DescribeEndpointConfig": answer_without_its_arn}
-    front = Front(actions, {}, invoke=broken_invoke, invoke_error=error_body)
+    front = Front(actions, {}, invoke=broken_invoke, invoke_error=error_body, signatures=Signatures(BROKEN_FRONT_KEY))
     return Client(front)
 
 
 def test_a_failing_handler_is_an_internal_failure_with_its_traceback_in_the_log(broken_front, caplog) -> None:
-    headers = {"Authorization": SIGNED_FOR_SAGEMAKER, "X-Amz-Target": "SageMaker.ListTrainingJobs"}
+    headers = signed("/", b"{}", {"X-Amz-Target": "SageMaker.ListTrainingJobs"}, "application/x-amz-json-1.1")
     with caplog.at_level(logging.ERROR, logger="local_sagemaker.front"):
-        answer = broken_front.post("/", data=b"{}", headers=headers, content_type="application/x-amz-json-1.1")
+        answer = broken_front.post("/", data=b"{}", headers=headers)
     assert answer.status_code == 500
     assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
     error = json.loads(answer.data)
@@ -205,7 +210,9 @@ def test_a_failing_handler_is_an_internal_failure_with_its_traceback_in_the_log(
 
 def test_the_running_clouds_internal_failures_leave_their_traceback_in_cloud_log(cloud) -> None:
     """Its own routes are called by connect() only: a body they cannot read is the cloud's bug, logged as one."""
-    request = urllib.request.Request(f"{cloud.endpoint}/_local_sagemaker/health", data=b"{", method="POST")
+    url = f"{cloud.endpoint}/_local_sagemaker/health"
+    headers = daemon.signed_headers(cloud.key, "POST", url, b"{", {})
+    request = urllib.request.Request(url, data=b"{", headers=headers, method="POST")
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=30)
     assert raised.value.code == 500
@@ -218,9 +225,10 @@ def test_the_running_clouds_internal_failures_leave_their_traceback_in_cloud_log
 
 def test_an_answer_outside_the_model_is_a_line_in_the_clouds_log(broken_front, caplog) -> None:
     """Notebooks' clients are not hooked; the cloud says in its log when it answered outside the model."""
-    headers = {"Authorization": SIGNED_FOR_SAGEMAKER, "X-Amz-Target": "SageMaker.DescribeEndpointConfig"}
+    body = json.dumps({"EndpointConfigName": "c"}).encode()
+    headers = signed("/", body, {"X-Amz-Target": "SageMaker.DescribeEndpointConfig"}, "application/json")
     with caplog.at_level(logging.WARNING, logger="local_sagemaker.front"):
-        answer = broken_front.post("/", json={"EndpointConfigName": "c"}, headers=headers)
+        answer = broken_front.post("/", data=body, headers=headers)
     assert answer.status_code == 200
     assert f"{ANSWER_BREACH} DescribeEndpointConfig (request {answer.headers['x-amzn-RequestId']}): " in caplog.text
     assert "Value null at 'endpointConfigArn' failed to satisfy constraint: Member must not be null" in caplog.text
@@ -230,7 +238,7 @@ def test_a_failing_invocation_is_the_runtimes_internal_failure(broken_front) -> 
     answer = broken_front.post(
         "/endpoints/some-endpoint/invocations",
         data=b"1",
-        headers={"Authorization": SIGNED_FOR_SAGEMAKER, "Content-Type": "text/csv"},
+        headers=signed("/endpoints/some-endpoint/invocations", b"1", {}, "text/csv"),
     )
     assert answer.status_code == 500
     assert answer.headers["x-amzn-ErrorType"] == "InternalFailure"

@@ -14,22 +14,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 INVOCATION = re.compile(r'"POST /invocations HTTP/1\.[01]" (\d{3}) ')
+HEALTHY_PING = re.compile(r'"GET /ping HTTP/1\.[01]" 2\d\d ')
 TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_GROUP = "/aws/sagemaker/Endpoints"
 DATA_LOG = "/data-log"
 
 
-def stream_messages(logs: Any, group: str, stream: str) -> list[str]:
-    """Every message of one stream, first to last, across GetLogEvents pages."""
-    messages: list[str] = []
+def stream_events(logs: Any, group: str, stream: str) -> list[dict[str, Any]]:
+    """Every event of one stream, first to last, across GetLogEvents pages."""
+    events: list[dict[str, Any]] = []
     token = None
     while True:
         kwargs = {"nextToken": token} if token else {}
         page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, **kwargs)
-        messages += [event["message"] for event in page["events"]]
+        events += page["events"]
         if not page["events"] or page.get("nextForwardToken") == token:
-            return messages
+            return events
         token = page["nextForwardToken"]
+
+
+def stream_messages(logs: Any, group: str, stream: str) -> list[str]:
+    """Every message of one stream, first to last."""
+    return [event["message"] for event in stream_events(logs, group, stream)]
 
 
 def answered_invocations(messages: list[str]) -> int:
@@ -83,11 +89,18 @@ def endpoint_invocations(logs: Any, endpoint: str) -> int:
     return sum(invocations_per_instance(logs, endpoint_log_group(endpoint)).values())
 
 
-def first_event_time(logs: Any, group: str) -> datetime | None:
-    """When the first line reached ``group`` (an endpoint's first instance came up); None if nothing did."""
-    try:
-        pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group)
-        stamps = [s["firstEventTimestamp"] for page in pages for s in page["logStreams"] if "firstEventTimestamp" in s]
-    except logs.exceptions.ResourceNotFoundException:
-        return None
-    return datetime.fromtimestamp(min(stamps) / 1000, UTC) if stamps else None
+def healthy_time(logs: Any, group: str) -> datetime | None:
+    """When an endpoint first passed its health check: its first ``GET /ping`` answered 2xx.
+
+    SageMaker marks an endpoint InService once the container answers /ping, and the container's
+    access line for that ping is in the log group, which outlives the deleted endpoint. Without
+    such a line (a container that logs no access lines), the group's first event stands in; None
+    when nothing reached the group.
+    """
+    first: int | None = None
+    for stream in container_streams(logs, group):
+        for event in stream_events(logs, group, stream):
+            first = event["timestamp"] if first is None else min(first, event["timestamp"])
+            if HEALTHY_PING.search(event["message"]):
+                return datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+    return datetime.fromtimestamp(first / 1000, UTC) if first is not None else None

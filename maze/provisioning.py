@@ -3,10 +3,10 @@
 On AWS every training job, transform job and endpoint waits minutes for its instances, so a task's
 wall time is set by how many of those waits run in sequence, not by how many there are: six
 transform jobs started together cost one wait, six started one after another cost six. The
-records give each wait an interval (created -> ended, or -> first log line for an endpoint,
-which the notebooks delete); the longest chain of waits that follow one another without
-overlapping is the largest set of pairwise disjoint intervals, which the greedy choice by
-earliest end finds.
+records give each wait an interval (created -> ended; for an endpoint, which the notebooks
+delete, its configuration's creation -> the container's first healthy /ping access line); the
+longest chain of waits that follow one another without overlapping is the largest set of
+pairwise disjoint intervals, which the greedy choice by earliest end finds.
 
 Offline, a wait lasts seconds, not minutes: two waits a cell starts together overlap only if the
 calls between their starts are quicker than the first wait (the SDK's ``deploy()`` and
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from maze.evidence import endpoint_log_group, first_event_time
+from maze.evidence import endpoint_log_group, healthy_time
 from maze.jobs import team_endpoint_configs, team_training_jobs, team_transform_jobs
 
 
 @dataclass(frozen=True)
 class Wait:
-    """One provisioning wait: a job from creation to its end, or an endpoint from its config to its first log line."""
+    """One provisioning wait: a job from creation to its end, or an endpoint from its config to its health check."""
 
     name: str
     start: datetime
@@ -71,7 +71,7 @@ def team_waits(sagemaker: Any, logs: Any, team: str, since: datetime, until: dat
         if job["CreationTime"] <= until and "TransformEndTime" in job
     ]
     for config in team_endpoint_configs(sagemaker, team, "", since=since):
-        first_line = first_event_time(logs, endpoint_log_group(config["EndpointConfigName"]))
-        if config["CreationTime"] <= until and first_line is not None:
-            waits.append(Wait(config["EndpointConfigName"], config["CreationTime"], first_line))
+        healthy = healthy_time(logs, endpoint_log_group(config["EndpointConfigName"]))
+        if config["CreationTime"] <= until and healthy is not None:
+            waits.append(Wait(config["EndpointConfigName"], config["CreationTime"], healthy))
     return waits

@@ -165,7 +165,7 @@ def test_an_endpoint_that_answered_once_is_a_done_real_time_task(clients) -> Non
     done, evidence = realtime_endpoint_answered(board(clients, team))
     assert done, evidence
     assert evidence.startswith(f"maze-{team}-realtime-1 answered 1 request")
-    # The deleted endpoint's provisioning wait: from its config's creation to its first log line.
+    # The deleted endpoint's provisioning wait: from its config's creation to its first healthy /ping.
     (wait,) = team_waits(clients["sagemaker"], clients["logs"], team, since, datetime.now(UTC))
     assert wait.name == f"maze-{team}-realtime-1" and since < wait.start < wait.end
 

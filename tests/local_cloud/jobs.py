@@ -80,14 +80,28 @@ def submit(
     return name
 
 
-def wait(sm: Any, name: str, timeout: float = 180, until: tuple[str, ...] = ("Completed", "Failed", "Stopped")) -> dict:
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+def wait(sm: Any, name: str, timeout: float = 180, until: tuple[str, ...] = TERMINAL) -> dict:
+    """The job's description once its status, or a secondary status it has reached, is one of ``until``.
+
+    A job is ``InProgress`` from the moment CreateTrainingJob returns (on AWS too): to wait until its
+    script runs, wait for the secondary status ``Training``. A job that ends without reaching ``until``
+    fails the test at once, naming what it reached instead.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         description = sm.describe_training_job(TrainingJobName=name)
-        if description["TrainingJobStatus"] in until:
+        status = description["TrainingJobStatus"]
+        reached = [status, *(t["Status"] for t in description.get("SecondaryStatusTransitions", []))]
+        if set(reached) & set(until):
             return description
+        if status in TERMINAL:
+            raise AssertionError(f"{name} ended {reached} without reaching {until}: {description.get('FailureReason')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} still {reached} after {timeout} s, waiting for {until}")
         time.sleep(0.1)
-    raise TimeoutError(f"{name} still {description['TrainingJobStatus']} after {timeout} s")
 
 
 def log_lines(logs: Any, name: str) -> list[str]:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, WaiterError
 from sklearn.datasets import load_digits
 
 from maze import evidence
-from tests.local_cloud.hosting import create_model, upload_model
+from tests.local_cloud.hosting import create_model, endpoint_processes, upload_model
 from tests.local_cloud.jobs import BUCKET, unique
 
 DIGITS = load_digits()
@@ -213,16 +213,20 @@ def test_payload_times_concurrency_is_validated(sm, model) -> None:
 
 
 def test_stop_transform_job_stops_its_instances(sm, s3, cloud, model) -> None:
-    from tests.local_cloud.hosting import endpoint_processes
-
     prefix = unique("stop")
     for part in range(40):
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/part-{part:02d}.csv", Body=csv_lines(DIGITS.data[:200]))
     job = transform(sm, model, prefix, BatchStrategy="SingleRecord", InstanceCount=1, wait=False)
     name = job["TransformJobName"]
     deadline = time.monotonic() + 60
-    while not endpoint_processes(cloud, name) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        running = endpoint_processes(cloud, name)
+        status = sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"]
+        if running or status != "InProgress":
+            break
         time.sleep(0.1)
+    # Listed before the status was read: these processes ran while the job was InProgress.
+    assert (status, bool(running)) == ("InProgress", True), "the instance's processes run while the job does"
     sm.stop_transform_job(TransformJobName=name)
     with contextlib.suppress(WaiterError):
         sm.get_waiter("transform_job_completed_or_stopped").wait(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import time
 
 import numpy as np
+import psutil
 import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
@@ -229,10 +231,29 @@ def test_a_predict_past_the_worker_timeout_fails_and_the_endpoint_recovers(sm, s
     sm.delete_endpoint(EndpointName=name)
 
 
+def gunicorn_workers(cloud, endpoint: str) -> dict[int, set[int]]:
+    """Each instance's gunicorn master (by pid) and the pids of its workers: the leaves of its process tree."""
+    workers: dict[int, set[int]] = {}
+    for process in endpoint_processes(cloud, endpoint):
+        with contextlib.suppress(psutil.Error):  # exited since the listing
+            if not process.children():
+                workers.setdefault(process.ppid(), set()).add(process.pid)
+    return workers
+
+
 def test_a_killed_worker_is_replaced(runtime, endpoint, cloud) -> None:
-    workers = [p for p in endpoint_processes(cloud, endpoint) if p.parent().pid != cloud.pid]
-    assert workers, "the endpoint's gunicorn workers"
-    os.kill(workers[0].pid, signal.SIGKILL)
+    [(master, before)] = gunicorn_workers(cloud, endpoint).items()
+    killed = min(before)
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # gunicorn's master reaps the worker and forks a new one at once
+    while time.monotonic() < deadline:
+        after = gunicorn_workers(cloud, endpoint).get(master, set())
+        if killed not in after and len(after) == len(before):
+            break
+        time.sleep(0.1)
+    assert killed not in after and len(after) == len(before), f"workers {sorted(before)} became {sorted(after)}"
+    assert after - before, "a new worker process took the killed one's place"
+    assert before - {killed} <= after, "the other workers were left alone"
     assert all(serves(runtime, endpoint) for _ in range(6))
 
 

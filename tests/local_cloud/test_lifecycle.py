@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from local_sagemaker import daemon
+from tests.local_cloud.jobs import log_lines, wait
 
 
 def processes_of(state: Path, kernel: subprocess.Popen) -> list[psutil.Process]:
@@ -98,12 +99,20 @@ def test_down_stops_the_cloud_and_its_running_job(tmp_path: Path) -> None:
 
 
 def test_a_killed_kernel_leaves_its_job_to_finish_then_nothing_runs(tmp_path: Path) -> None:
-    kernel = start_kernel(tmp_path, seconds=3, idle_seconds=1)
+    # The idle period only has to outlast reading the finished job below (a few requests).
+    kernel = start_kernel(tmp_path, seconds=8, idle_seconds=5)
     info = daemon.find(tmp_path)
     kernel.send_signal(signal.SIGKILL)
     kernel.wait()
-    # Like the real service, the job outlives the kernel that submitted it...
-    assert daemon.find(tmp_path) == info
-    # ...and once it is done and no kernel is left, the cloud and everything it started stop.
+    # Like the real service, the job outlives the kernel that submitted it: the cloud knows no kernel any more,
+    # and the job still runs...
+    assert info.call("health")["clients"] == []
+    sm = info.client("sagemaker")  # a plain client: it does not register as a kernel that keeps the cloud up
+    assert sm.describe_training_job(TrainingJobName="lifecycle-job")["TrainingJobStatus"] == "InProgress"
+    # ...to its end, with its log.
+    job = wait(sm, "lifecycle-job", timeout=60)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert "working" in log_lines(info.client("logs"), "lifecycle-job")
+    # Once it is done and no kernel is left, the cloud and everything it started stop.
     assert wait_until(lambda: not processes_of(tmp_path, kernel), 60), processes_of(tmp_path, kernel)
     assert daemon.find(tmp_path) is None

@@ -140,7 +140,7 @@ def _job_processes(name: str) -> list[psutil.Process]:
 
 def test_stop_training_job_stops_its_processes(sm, s3) -> None:
     name = submit(sm, s3, SLEEPS)
-    wait(sm, name, until=("InProgress",))
+    wait(sm, name, until=("Training",))
     deadline = time.monotonic() + 60
     while not _job_processes(name) and time.monotonic() < deadline:
         time.sleep(0.1)

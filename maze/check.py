@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 
 import local_sagemaker
+from local_sagemaker import daemon
+from local_sagemaker.connect import chosen_target
 from maze.evidence import endpoint_invocations, transform_instance_invocations
 from maze.jobs import team_endpoint_configs, team_training_jobs, team_transform_jobs
 
@@ -211,6 +213,14 @@ def main(repo: Path) -> int:
 
     Exit status 0 only when every task is done.
     """
+    if chosen_target() == "local" and daemon.find(daemon.state_dir()) is None:
+        # connect() would start a new, empty local cloud and the board would truthfully say nothing is done.
+        print(
+            f"No local cloud is running (state {daemon.state_dir()}): the board reads the cloud the notebooks "
+            "used. Run the notebooks (or `python -m maze`) first, or use MAZE_TARGET=aws in Studio.",
+            file=sys.stderr,
+        )
+        return 2
     connection = local_sagemaker.connect()
     board = Board(connection.team, repo, boto3.client("sagemaker"), boto3.client("s3"), boto3.client("logs"))
     statuses = run_checks(board)

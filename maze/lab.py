@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"JupyterLab: http://{LOOPBACK}:{args.port}/lab?token={token}", flush=True)
     # The kernels find the same cloud through MAZE_STATE_DIR, wherever the package is installed.
     env = os.environ | {"MAZE_STATE_DIR": str(state)}
-    lab = subprocess.Popen(lab_command(args.root.resolve(), args.port, token), env=env)
-    signal.signal(signal.SIGTERM, lambda *_: lab.terminate())
     try:
+        # Inside the try: if JupyterLab cannot start (missing, port taken), the cloud it started still stops.
+        lab = subprocess.Popen(lab_command(args.root.resolve(), args.port, token), env=env)
+        signal.signal(signal.SIGTERM, lambda *_: lab.terminate())
         while True:
             try:
                 return lab.wait()

@@ -102,21 +102,26 @@ class TrainingRunner:
             **self.aws.environment(region),
             **record.request.get("Environment", {}),
         }
+        scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
+        max_runtime = record.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
         # Supervised: the job ends when the toolkit does, and nothing it started outlives it (see processes.py).
         process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env, supervised=True)
-        sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})
-        scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
-        reader = threading.Thread(target=_tail, args=(process, log, scraper, record, cloudwatch), daemon=True)
-        reader.start()
-        max_runtime = record.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
-        outcome = _wait(process, record, started + max_runtime)
-        if outcome != "exited":
-            log.write(
-                f"Stopping the training job ({'MaxRuntimeInSeconds reached' if outcome == 'timeout' else 'requested'})"
-            )
-            terminate_group(process, STOP_GRACE_SECONDS)
+        sampler: UtilizationSampler | None = None
+        try:
+            sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})
+            reader = threading.Thread(target=_tail, args=(process, log, scraper, record, cloudwatch), daemon=True)
+            reader.start()
+            outcome = _wait(process, record, started + max_runtime)
+            if outcome != "exited":
+                reason = "MaxRuntimeInSeconds reached" if outcome == "timeout" else "requested"
+                log.write(f"Stopping the training job ({reason})")
+        finally:
+            # Whatever went wrong above, the job's processes and its sampler do not outlive this call.
+            if process.poll() is None:
+                terminate_group(process, STOP_GRACE_SECONDS)
+            if sampler is not None:
+                sampler.stop()
         reader.join()
-        sampler.stop()
         log.close()
         return outcome, process.returncode
 

@@ -311,6 +311,8 @@ def test_a_real_time_instance_publishes_its_cpu_and_memory(runtime, endpoint, cl
     assert serves(runtime, endpoint)
     for metric in ("CPUUtilization", "MemoryUtilization"):
         figures = endpoint_metric(cloudwatch, endpoint, metric, namespace="/aws/sagemaker/Endpoints")
-        assert figures["SampleCount"] > 0 and figures["Maximum"] >= 0, metric
+        assert figures["SampleCount"] > 0, metric
+    cpu = endpoint_metric(cloudwatch, endpoint, "CPUUtilization", namespace="/aws/sagemaker/Endpoints")
+    assert 0 < cpu["Maximum"] <= 100 * (os.cpu_count() or 1), "percent of one core, up to 100 x cores"
     memory = endpoint_metric(cloudwatch, endpoint, "MemoryUtilization", namespace="/aws/sagemaker/Endpoints")
     assert 0 < memory["Maximum"] < 100, "percent of this machine's memory that gunicorn and its workers hold"

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -25,7 +26,6 @@ from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.hosting.runtime import Runtime, error_body
 from local_sagemaker.processes import is_alive
-from local_sagemaker.serving.instance import free_port
 from local_sagemaker.signatures import Signatures, issue_key
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.api import TrainingService
@@ -48,7 +48,7 @@ class LocalCloud:
     def __init__(self, state_dir: Path, idle_seconds: float | None = None, port: int = 0) -> None:
         self.state_dir = state_dir
         self.idle_seconds = idle_seconds
-        self.port = port or free_port()
+        self.port = port or _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.key = issue_key()
         self.aws = LocalAws(self.endpoint, self.key)
@@ -162,3 +162,9 @@ def kernel_pid(value: Any) -> int:
         except OSError:
             pass
     raise ValidationError(f"pid {value!r} is not a live process of this user (other than init and the cloud).")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

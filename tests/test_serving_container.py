@@ -93,8 +93,9 @@ def test_execution_parameters_route_exists_when_defined(app_for) -> None:
 
 
 def test_the_access_log_format_is_nginx_combined_and_the_evidence_reads_it() -> None:
-    atoms = {"h": "127.0.0.1", "l": "-", "u": "-", "t": "[27/Nov/2026:13:22:11 +0000]", "s": "200", "b": "1234",
-             "r": "POST /invocations HTTP/1.1", "f": "-", "a": "Go-http-client/1.1"}  # fmt: skip
+    atoms = {"{x-forwarded-for}i": "127.0.0.1", "l": "-", "u": "-", "t": "[27/Nov/2026:13:22:11 +0000]",
+             "s": "200", "b": "1234", "r": "POST /invocations HTTP/1.1", "f": "-",
+             "a": "Go-http-client/1.1"}  # fmt: skip
     line = instance.ACCESS_LOG_FORMAT % atoms
     # The shape of the lines AWS's batch instances log (e.g. aws/amazon-sagemaker-examples, saved notebook outputs).
     assert line == (

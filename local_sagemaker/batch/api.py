@@ -14,6 +14,7 @@ from local_sagemaker.resource_names import arn, check_name
 from local_sagemaker.tags import TagStore
 from local_sagemaker.training.record import now
 
+TERMINAL = ("Completed", "Failed", "Stopped")
 ECHOED = ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Environment")
 
 
@@ -34,15 +35,28 @@ class TransformJobRecord:
     def name(self) -> str:
         return self.request["TransformJobName"]
 
-    def set(self, status: str, failure_reason: str | None = None) -> None:
+    def finish(self, status: str, failure_reason: str | None = None) -> None:
+        """End the job (Completed, Failed or Stopped), once."""
         with self.lock:
+            if self.status in TERMINAL:
+                return
             self.status, self.last_modified_time = status, now()
-            if status == "InProgress":
-                self.start_time = self.last_modified_time
-            elif status in ("Completed", "Failed", "Stopped"):
-                self.failure_reason = failure_reason
-                self.start_time = self.start_time or self.last_modified_time
-                self.end_time = self.last_modified_time
+            self.failure_reason = failure_reason
+            self.start_time = self.start_time or self.last_modified_time
+            self.end_time = self.last_modified_time
+
+    def mark_started(self) -> None:
+        """TransformStartTime: the runner took the job (its status is InProgress, or Stopping already)."""
+        with self.lock:
+            self.start_time = self.start_time or now()
+
+    def request_stop(self) -> None:
+        """StopTransformJob: InProgress becomes Stopping in one step under the lock; an ended job stays ended."""
+        with self.lock:
+            if self.status != "InProgress":
+                return
+            self.status, self.last_modified_time = "Stopping", now()
+        self.stop_requested.set()
 
     def describe(self) -> dict[str, Any]:
         with self.lock:
@@ -125,10 +139,7 @@ class TransformService:
         return self.get(request.get("TransformJobName", "")).describe()
 
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self.get(request.get("TransformJobName", ""))
-        if record.status == "InProgress":
-            record.set("Stopping")
-            record.stop_requested.set()
+        self.get(request.get("TransformJobName", "")).request_stop()
         return {}
 
     def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:

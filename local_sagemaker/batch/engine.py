@@ -6,7 +6,6 @@ Each instance logs as on AWS: the container's output (its access lines included)
 
 from __future__ import annotations
 
-import http.client
 import json
 import posixpath
 import threading
@@ -23,6 +22,7 @@ from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch import data_processing as dp
 from local_sagemaker.batch.api import TransformJobRecord
 from local_sagemaker.batch.data_log import DataLog
+from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 from local_sagemaker.training.workspace import split_s3_uri
 
@@ -61,7 +61,7 @@ class TransformRunner:
             thread.join(timeout=30)
 
     def _run(self, record: TransformJobRecord) -> None:
-        record.set("InProgress")
+        record.mark_started()
         region = record.arn.split(":")[3]
         servers: list[ModelServer] = []
         instances: list[Instance] = []
@@ -94,7 +94,7 @@ class TransformRunner:
             stop_all(servers)  # flushes each instance's log before the job reports its end
             for instance in instances:
                 instance.data_log.close()
-        record.set(*outcome)
+        record.finish(*outcome)
 
     def _servers(self, record: TransformJobRecord, region: str) -> list[ModelServer]:
         model = self.models[record.request["ModelName"]]
@@ -113,6 +113,7 @@ class TransformRunner:
                     LOG_GROUP,
                     f"{record.name}/{instance}-{int(time.time())}",
                     user_agent=USER_AGENT,
+                    isolated=bool(model.get("EnableNetworkIsolation")),
                 )  # fmt: skip
             )
         return servers
@@ -248,36 +249,26 @@ def _invoke(
     instance: Instance, batch: list[bytes], content_type: str, accept: str, source: tuple[str, str]
 ) -> tuple[bytes, list[bytes]]:
     uri = f"s3://{source[0]}/{source[1]}"
-    connection = http.client.HTTPConnection("127.0.0.1", instance.server.port, timeout=600)
+    headers = {"Content-Type": content_type, "Accept": accept}
     try:
-        headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
-        connection.request("POST", "/invocations", body=b"\n".join(batch), headers=headers)
-        response = connection.getresponse()
-        content = response.read()
-    except (OSError, http.client.HTTPException) as error:
+        answer = instance.server.client.request("POST", "/invocations", b"\n".join(batch), headers, timeout=600)
+    except (ContainerUnreachable, ContainerDropped) as error:
         instance.data_log.no_response(*source)
-        raise JobFailed(f"ClientError: the model server dropped a request for {uri}: {error!r}") from error
-    finally:
-        connection.close()
-    if response.status != 200:
-        text = content.decode("utf-8", errors="replace")
-        instance.data_log.bad_status(*source, response.status, text)
+        raise JobFailed(f"ClientError: the model server dropped a request for {uri}: {error}") from error
+    if answer.status != 200:
+        text = answer.body.decode("utf-8", errors="replace")
+        instance.data_log.bad_status(*source, answer.status, text)
         first = batch[0][:80].decode("utf-8", errors="replace")
         raise JobFailed(
             f"ClientError: The model rejected a request for {uri} (records starting {first!r}) with status "
-            f"{response.status}: {text[:300]}. See the instance's log stream in {LOG_GROUP}."
+            f"{answer.status}: {text[:300]}. See the instance's log stream in {LOG_GROUP}."
         )
-    return content, batch
+    return answer.body, batch
 
 
 def _execution_parameter(server: ModelServer, name: str, default: int) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        connection.request("GET", "/execution-parameters", headers={"User-Agent": USER_AGENT})
-        response = connection.getresponse()
-        body = response.read()
-        return int(json.loads(body).get(name, default)) if response.status == 200 else default
-    except (OSError, ValueError, http.client.HTTPException):
+        answer = server.client.request("GET", "/execution-parameters", timeout=10)
+        return int(json.loads(answer.body).get(name, default)) if answer.status == 200 else default
+    except (ContainerUnreachable, ContainerDropped, ValueError, AttributeError):  # AttributeError: not a JSON object
         return default
-    finally:
-        connection.close()

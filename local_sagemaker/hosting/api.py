@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -24,6 +25,8 @@ from local_sagemaker.training.record import now
 MEMORY_SIZES = range(1024, 6145, 1024)
 # How long a serverless endpoint keeps its instance without requests (AWS: minutes, not documented).
 SERVERLESS_IDLE_SECONDS = float(os.environ.get("MAZE_SERVERLESS_IDLE_SECONDS", "120"))
+WATCH_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -57,7 +60,7 @@ class HostingService:
         self.endpoints: dict[str, Endpoint] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        threading.Thread(target=self._scale_to_zero, name="serverless-scaler", daemon=True).start()
+        threading.Thread(target=self._watch, name="endpoint-watcher", daemon=True).start()
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -156,9 +159,8 @@ class HostingService:
     def update_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         endpoint = self.endpoint(request.get("EndpointName", ""), region)
         config = self.describe_endpoint_config({"EndpointConfigName": request.get("EndpointConfigName", "")}, region)
-        if endpoint.status != "InService":
+        if not endpoint.transition("InService", "Updating"):
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-        endpoint.set_status("Updating")
         threading.Thread(target=self._bring_up, args=(endpoint, config, region), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
 
@@ -250,6 +252,7 @@ class HostingService:
             log_group=f"/aws/sagemaker/Endpoints/{endpoint}",
             log_stream=f"{variant['VariantName']}/{instance}",
             memory_limit_mb=serverless["MemorySizeInMB"] if serverless else None,
+            isolated=bool((model or {}).get("EnableNetworkIsolation")),
             # Real-time instances publish their CPU and memory per variant; serverless ones publish none.
             metrics=None
             if serverless
@@ -274,17 +277,62 @@ class HostingService:
                 endpoint.instances = [server]
             return time.perf_counter() - started
 
-    def _scale_to_zero(self) -> None:
-        """Serverless endpoints give their instance back after SERVERLESS_IDLE_SECONDS without requests."""
-        while not self._closing.wait(1.0):
+    def _watch(self) -> None:
+        """Once a second: replace instances that died, and scale idle serverless endpoints to zero."""
+        while not self._closing.wait(WATCH_SECONDS):
             with self._lock:
-                endpoints = [e for e in self.endpoints.values() if e.serverless and e.status == "InService"]
+                endpoints = [e for e in self.endpoints.values() if e.status == "InService"]
             for endpoint in endpoints:
-                with endpoint.scaling:
-                    if endpoint.instances and endpoint.idle_for() >= SERVERLESS_IDLE_SECONDS:
-                        with endpoint.lock:
-                            retired, endpoint.instances = endpoint.instances, []
-                        stop_all(retired)
+                self._replace_dead(endpoint)
+                if endpoint.serverless:
+                    self._scale_to_zero(endpoint)
+
+    def _replace_dead(self, endpoint: Endpoint) -> None:
+        """SageMaker replaces an instance that fails its health checks; meanwhile the endpoint stays InService and
+        DescribeEndpoint shows fewer current than desired instances. A serverless endpoint starts a fresh
+        instance on its next request instead (a cold start)."""
+        with endpoint.lock:
+            dead = [server for server in endpoint.instances if not server.alive]
+            endpoint.instances = [server for server in endpoint.instances if server not in dead]
+            missing = 0
+            if not endpoint.serverless:
+                desired = int(endpoint.variant.get("InitialInstanceCount", 1))
+                missing = desired - len(endpoint.instances) - endpoint.replacing
+                endpoint.replacing += max(0, missing)
+            config = endpoint.config
+        if dead:
+            log.warning("endpoint %s: %d instance(s) stopped answering; replacing them", endpoint.name, len(dead))
+            stop_all(dead)
+        for _ in range(missing):
+            threading.Thread(target=self._replace, args=(endpoint, config), daemon=True).start()
+
+    def _replace(self, endpoint: Endpoint, config: dict[str, Any]) -> None:
+        region = endpoint.arn.split(":")[3]
+        variant = config["ProductionVariants"][0]
+        server = self._new_server(endpoint.name, variant, self.models.get(variant["ModelName"]), region)
+        try:
+            server.start()
+        except Exception as error:  # the next watch starts another; the endpoint keeps serving on the others
+            log.warning("endpoint %s: a replacement instance failed to start: %s", endpoint.name, error)
+            server.stop()
+            with endpoint.lock:
+                endpoint.replacing -= 1
+            return
+        with endpoint.lock:
+            endpoint.replacing -= 1
+            current = endpoint.config is config and endpoint.status == "InService"
+            if current:
+                endpoint.instances.append(server)
+        if not current or self.endpoints.get(endpoint.name) is not endpoint:  # updated or deleted meanwhile
+            server.stop()
+
+    def _scale_to_zero(self, endpoint: Endpoint) -> None:
+        """A serverless endpoint gives its instance back after SERVERLESS_IDLE_SECONDS without requests."""
+        with endpoint.scaling:
+            if endpoint.instances and endpoint.idle_for() >= SERVERLESS_IDLE_SECONDS:
+                with endpoint.lock:
+                    retired, endpoint.instances = endpoint.instances, []
+                stop_all(retired)
 
     def _get(self, records: dict[str, dict[str, Any]], name: str, kind: str, region: str) -> dict[str, Any]:
         with self._lock:

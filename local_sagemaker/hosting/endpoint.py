@@ -24,6 +24,7 @@ class Endpoint:
     last_modified_time: datetime = field(default_factory=now)
     instances: list[ModelServer] = field(default_factory=list)
     in_flight: int = 0
+    replacing: int = 0  # instances starting in place of dead ones
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     scaling: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -54,12 +55,22 @@ class Endpoint:
         with self.lock:
             return 0.0 if self.in_flight else time.monotonic() - self.last_used
 
-    def next_instance(self) -> ModelServer | None:
-        """Round robin over the instances, as the endpoint's load balancer spreads requests."""
+    def candidates(self) -> list[ModelServer]:
+        """The instances in the order a request tries them: round robin, as the endpoint's load balancer spreads
+        requests, then the others in case the first is down."""
         with self.lock:
             if not self.instances:
-                return None
-            return self.instances[next(self._turn) % len(self.instances)]
+                return []
+            first = next(self._turn) % len(self.instances)
+            return self.instances[first:] + self.instances[:first]
+
+    def transition(self, expected: str, status: str) -> bool:
+        """Move from ``expected`` to ``status`` in one step under the lock; False if the endpoint is elsewhere."""
+        with self.lock:
+            if self.status != expected:
+                return False
+            self.status, self.failure_reason, self.last_modified_time = status, None, now()
+            return True
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self.lock:

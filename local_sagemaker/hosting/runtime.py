@@ -11,7 +11,6 @@ included), both in microseconds. Serverless endpoints add ``ModelSetupTime`` for
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 
@@ -20,6 +19,7 @@ from local_sagemaker.aws_errors import AwsError
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer
 
 REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -72,17 +72,20 @@ class Runtime:
         try:
             if endpoint.serverless:
                 self._warm(endpoint, region, in_flight)
-            instance = endpoint.next_instance()
-            if instance is None:
-                raise AwsError("ValidationError", f"Endpoint {endpoint.name} of account {ACCOUNT_ID} not found.")
-            started = time.perf_counter()
-            try:
-                answer = self._forward(endpoint, instance, body, headers, region)
-            except ModelError as error:
-                self._record(endpoint, region, instance, received, started, error.fields["OriginalStatusCode"])
-                raise
-            self._record(endpoint, region, instance, received, started, 200)
-            return answer
+            # An instance that is not listening (it died; the health watcher replaces it) never got the
+            # request, so the next one takes it, as the endpoint's load balancer skips unhealthy instances.
+            for instance in endpoint.candidates():
+                started = time.perf_counter()
+                try:
+                    answer = self._forward(endpoint, instance, body, headers, region)
+                except ContainerUnreachable:
+                    continue
+                except ModelError as error:
+                    self._record(endpoint, region, instance, received, started, error.fields["OriginalStatusCode"])
+                    raise
+                self._record(endpoint, region, instance, received, started, 200)
+                return answer
+            raise AwsError("ServiceUnavailable", "The service is unavailable. Try your call again.", status=503)
         finally:
             endpoint.release()
 
@@ -123,26 +126,24 @@ class Runtime:
         forwarded = {k: v for k, v in headers.items() if k in ("Content-Type", "Accept")}
         if "X-Amzn-SageMaker-Custom-Attributes" in headers:
             forwarded["X-Amzn-SageMaker-Custom-Attributes"] = headers["X-Amzn-SageMaker-Custom-Attributes"]
-        # A new loopback connection per request (about 0.1 ms): a pooled one could have been closed by
-        # gunicorn's keep-alive timeout, and a request must never be retried, it may have run already.
-        connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=INVOCATION_TIMEOUT_SECONDS)
         try:
-            connection.request("POST", "/invocations", body=body, headers=forwarded)
-            response = connection.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            # The container dropped the request (a worker killed at its timeout, or crashed).
-            raise ModelError(endpoint, region, 502, f"The model server closed the connection: {error!r}") from error
-        finally:
-            connection.close()
-        if response.status >= 400:
-            text = answer.decode("utf-8", errors="replace")
-            raise ModelError(endpoint, region, response.status, text)
+            answer = instance.client.request(
+                "POST", "/invocations", body, forwarded, timeout=INVOCATION_TIMEOUT_SECONDS
+            )
+        except ContainerDropped as error:
+            if not instance.alive:  # the whole instance died: the service's failure, worth a retry
+                raise AwsError(
+                    "ServiceUnavailable", "The service is unavailable. Try your call again.", status=503
+                ) from error
+            # The container dropped the request (a worker killed at its timeout, or crashed): the model's failure.
+            raise ModelError(endpoint, region, 502, f"The model server closed the connection: {error}") from error
+        if answer.status >= 400:
+            raise ModelError(endpoint, region, answer.status, answer.body.decode("utf-8", errors="replace"))
         out_headers = {
-            "Content-Type": response.getheader("Content-Type", "application/json"),
+            "Content-Type": answer.headers.get("Content-Type", "application/json"),
             "x-Amzn-Invoked-Production-Variant": endpoint.variant["VariantName"],
         }
-        return 200, out_headers, answer
+        return 200, out_headers, answer.body
 
 
 def error_body(error: AwsError) -> tuple[int, list[tuple[str, str]], bytes]:

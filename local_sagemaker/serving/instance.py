@@ -1,12 +1,10 @@
-"""One endpoint instance: the model and code from S3 in its own /opt/ml, gunicorn on a loopback port."""
+"""One endpoint instance: the model and code from S3 in its own /opt/ml, gunicorn on a private Unix socket."""
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -20,7 +18,9 @@ import psutil
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
+from local_sagemaker.network_isolation import network_isolation
 from local_sagemaker.processes import output_lines, spawn_container, terminate_group
+from local_sagemaker.serving.client import ContainerClient
 from local_sagemaker.training.workspace import split_s3_uri
 from local_sagemaker.utilization import UtilizationSampler
 
@@ -30,18 +30,14 @@ PING_ERROR_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 120.0
 # One access line per request in nginx's "combined" format: the real container's nginx writes it to stdout,
 # hence to the instance's log stream (aws/sagemaker-containers etc/nginx.conf.template:
-# ``access_log /dev/stdout combined;``). Here gunicorn writes the same line; /ping included.
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+# ``access_log /dev/stdout combined;``). Here gunicorn writes the same line; /ping included. gunicorn
+# listens on a Unix socket, as behind the container's nginx, so the caller's address is the one the
+# cloud passes in X-Forwarded-For (nginx's $remote_addr), see serving/client.py.
+ACCESS_LOG_FORMAT = '%({x-forwarded-for}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
 class InstanceFailed(Exception):
     """The instance could not start serving; the message is the endpoint's FailureReason."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ModelServer:
@@ -58,21 +54,23 @@ class ModelServer:
         memory_limit_mb: int | None = None,
         user_agent: str | None = None,
         metrics: tuple[str, dict[str, str]] | None = None,
+        isolated: bool = False,
     ) -> None:
         self.root, self.container, self.aws, self.region = root, container, aws, region
         self.log_group, self.log_stream = log_group, log_stream
         self.memory_limit_mb = memory_limit_mb
         self._memory_last = self._memory_peak = 0  # bytes the instance's processes hold: last sample, peak since read
         # The platform's HTTP client as the access lines name it; None: unknown, so none is sent ("-").
-        self.headers = {"User-Agent": user_agent} if user_agent else {}
+        self.user_agent = user_agent
         self._stopping = threading.Event()
-        self.port = 0
+        self.client: ContainerClient | None = None
         self.process: subprocess.Popen | None = None
         self.recent: deque[str] = deque(maxlen=60)
         self._log: LogStreamWriter | None = None
         self._pump: threading.Thread | None = None
         # (namespace, dimensions) of the instance's CPUUtilization and MemoryUtilization, if it publishes them.
         self.metrics = metrics
+        self.isolated = isolated  # the model's EnableNetworkIsolation: the container gets no network
         self._sampler: UtilizationSampler | None = None
 
     @property
@@ -86,12 +84,12 @@ class ModelServer:
         env = self.environment
         workers = env.get("SAGEMAKER_MODEL_SERVER_WORKERS") or str(os.cpu_count() or 1)
         timeout = env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60")
-        self.port = free_port()
+        self.client = ContainerClient(self.user_agent)
         command = [
             sys.executable, "-m", "gunicorn",
             "--timeout", timeout,
             "-k", "gevent",
-            "-b", f"127.0.0.1:{self.port}",
+            "-b", self.client.bind,
             "--worker-connections", str(1000 * int(workers)),
             "-w", workers,
             "--log-level", "info",
@@ -100,7 +98,13 @@ class ModelServer:
             "--no-control-socket",
             "local_sagemaker.serving.container:app",
         ]  # fmt: skip
-        self.process = spawn_container(command, self.root, {**self.aws.environment(self.region), **env})
+        isolation = network_isolation({"EnableNetworkIsolation": self.isolated})
+        if isolation.note:
+            self._log.write(isolation.note)
+        # Supervised like a training job: whatever the model's code starts dies with the instance and the cloud.
+        self.process = spawn_container(
+            [*isolation.prefix, *command], self.root, {**self.aws.environment(self.region), **env}, supervised=True
+        )
         self._pump = threading.Thread(target=self._pump_log, name=f"log:{self.log_stream}", daemon=True)
         self._pump.start()
         if self.memory_limit_mb:
@@ -169,14 +173,12 @@ class ModelServer:
 
     def ping(self) -> int | None:
         """The status of GET /ping, or None when nothing answers."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            connection.request("GET", "/ping", headers=self.headers)
-            return connection.getresponse().status
-        except OSError:
-            return None
-        finally:
-            connection.close()
+        return self.client.ping() if self.client else None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the instance still runs: its supervisor exits as soon as gunicorn's master does."""
+        return self.process is not None and self.process.poll() is None
 
     def _pump_log(self) -> None:
         for line in output_lines(self.process.stdout):
@@ -190,13 +192,14 @@ class ModelServer:
         fails, and gunicorn starts a fresh worker, so the endpoint recovers.
         """
         limit = self.memory_limit_mb * 1024 * 1024
-        master = psutil.Process(self.process.pid)
+        supervisor = psutil.Process(self.process.pid)
         while not self._stopping.wait(MEMORY_SAMPLE_SECONDS):
             try:
+                master = supervisor.children()[0]
                 workers = master.children()
                 sizes = {w: w.memory_info().rss for w in workers}
                 total = master.memory_info().rss + sum(sizes.values())
-            except psutil.Error:
+            except (psutil.Error, IndexError):  # gunicorn not started yet, or gone
                 continue
             self._memory_last, self._memory_peak = total, max(self._memory_peak, total)
             if total > limit and sizes:
@@ -223,6 +226,8 @@ class ModelServer:
             self._pump.join(timeout=5)
         if self._log is not None:
             self._log.close()
+        if self.client is not None:
+            self.client.close()
         shutil.rmtree(self.root, ignore_errors=True)  # the instance's disk goes with the instance
 
 

@@ -103,11 +103,9 @@ class TrainingService:
         return self.get(request.get("TrainingJobName", "")).describe()
 
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self.get(request.get("TrainingJobName", ""))
-        if record.status != "InProgress":
-            raise ValidationError(f"The request was rejected because the training job is in status {record.status}.")
-        record.transition("Stopping", "Stopping the training job")
-        record.stop_requested.set()
+        refused = self.get(request.get("TrainingJobName", "")).request_stop()
+        if refused:
+            raise ValidationError(f"The request was rejected because the training job is in status {refused}.")
         return {}
 
     def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
@@ -129,4 +127,4 @@ class TrainingService:
 
     def running(self) -> list[TrainingJobRecord]:
         with self._lock:
-            return [job for job in self._jobs.values() if job.status == "InProgress"]
+            return [job for job in self._jobs.values() if job.status in ("InProgress", "Stopping")]

@@ -74,21 +74,35 @@ class TrainingJobRecord:
     def transition(self, secondary_status: str, message: str) -> None:
         """Close the current secondary status and open the next, as SecondaryStatusTransitions records them."""
         with self.lock:
-            stamp = now()
-            if self.transitions and self.transitions[-1]["Status"] == secondary_status:
-                self.transitions[-1]["StatusMessage"] = message
-            else:
-                if self.transitions:
-                    self.transitions[-1]["EndTime"] = stamp
-                self.transitions.append({"Status": secondary_status, "StartTime": stamp, "StatusMessage": message})
-            self.secondary_status = secondary_status
-            self.last_modified_time = stamp
-            if secondary_status == "Downloading" and self.training_start_time is None:
-                self.training_start_time = stamp
+            self._transition(secondary_status, message)
+
+    def request_stop(self) -> str | None:
+        """StopTrainingJob: InProgress becomes Stopping in one step under the lock, so a job that ends meanwhile
+        is not left Stopping forever. Returns the status that refused the stop, or None."""
+        with self.lock:
+            if self.status != "InProgress":
+                return self.status
+            self.status = "Stopping"
+            self._transition("Stopping", "Stopping the training job")
+        self.stop_requested.set()
+        return None
+
+    def _transition(self, secondary_status: str, message: str) -> None:
+        stamp = now()
+        if self.transitions and self.transitions[-1]["Status"] == secondary_status:
+            self.transitions[-1]["StatusMessage"] = message
+        else:
+            if self.transitions:
+                self.transitions[-1]["EndTime"] = stamp
+            self.transitions.append({"Status": secondary_status, "StartTime": stamp, "StatusMessage": message})
+        self.secondary_status = secondary_status
+        self.last_modified_time = stamp
+        if secondary_status == "Downloading" and self.training_start_time is None:
+            self.training_start_time = stamp
 
     def finish(self, status: str, secondary_status: str, message: str, failure_reason: str | None = None) -> None:
-        self.transition(secondary_status, message)
         with self.lock:
+            self._transition(secondary_status, message)
             self.transitions[-1]["EndTime"] = self.last_modified_time
             self.status = status
             self.failure_reason = failure_reason

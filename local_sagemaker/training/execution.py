@@ -12,6 +12,7 @@ from typing import Any
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
+from local_sagemaker.network_isolation import network_isolation
 from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
 from local_sagemaker.training.record import TrainingJobRecord
@@ -105,7 +106,12 @@ class TrainingRunner:
         scraper = MetricScraper(record.request["AlgorithmSpecification"]["MetricDefinitions"])
         max_runtime = record.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
         # Supervised: the job ends when the toolkit does, and nothing it started outlives it (see processes.py).
-        process = spawn_container([sys.executable, "-c", TOOLKIT], workspace.root, env, supervised=True)
+        isolation = network_isolation(record.request)
+        if isolation.note:
+            log.write(isolation.note)
+        process = spawn_container(
+            [*isolation.prefix, sys.executable, "-c", TOOLKIT], workspace.root, env, supervised=True
+        )
         sampler: UtilizationSampler | None = None
         try:
             sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})

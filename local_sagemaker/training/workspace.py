@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 HOST = "algo-1"
+# Where the platform puts this tree in a container; the local cloud relocates it (SAGEMAKER_BASE_DIR).
+CONTAINER_ROOT = "/opt/ml"
 
 
 class ChannelError(Exception):
@@ -64,13 +66,37 @@ class Workspace:
             ],
             "network_interface_name": "eth0",
         }
+        hyperparameters = {key: self._relocated(value) for key, value in request.get("HyperParameters", {}).items()}
         files = {
-            "hyperparameters.json": request.get("HyperParameters", {}),
+            "hyperparameters.json": hyperparameters,
             "resourceconfig.json": resources,
             "inputdataconfig.json": channels,
         }
         for name, content in files.items():
             (config / name).write_text(json.dumps(content))
+
+    def _relocated(self, value: Any) -> Any:
+        """A hyperparameter naming a path under /opt/ml names the same file in this relocated tree.
+
+        The toolkit takes such paths as given, ``SAGEMAKER_BASE_DIR`` notwithstanding: with
+        ``EnableNetworkIsolation`` the SDK's ``sagemaker_submit_directory`` is
+        ``"/opt/ml/input/data/code/sourcedir.tar.gz"`` (the ``code`` channel), which the toolkit extracts
+        into ``code/`` instead of downloading from S3. Values are JSON-encoded by the SDK, plain text by others.
+        """
+        if not isinstance(value, str):
+            return value
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return self._in_root(value) or value
+        moved = self._in_root(decoded) if isinstance(decoded, str) else None
+        return json.dumps(moved) if moved else value
+
+    def _in_root(self, path: str) -> str | None:
+        """``path`` if under /opt/ml, as the same path under this tree; None for any other."""
+        if path == CONTAINER_ROOT or path.startswith(f"{CONTAINER_ROOT}/"):
+            return f"{self.root}{path[len(CONTAINER_ROOT) :]}"
+        return None
 
     def download_channels(self, s3: Any, channels: list[dict[str, Any]], role_arn: str, region: str) -> None:
         """Copy each channel's S3 prefix into ``input/data/<channel>``."""

@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 
 SAMPLE_SECONDS = 0.5
+STOP_SECONDS = 5.0
 
 
 class UtilizationSampler:
@@ -32,11 +33,14 @@ class UtilizationSampler:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop sampling; a ``put_metric_data`` in flight gets a few seconds, then the thread is left to end."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=STOP_SECONDS)
 
     def _tree(self) -> list[psutil.Process]:
         try:
+            if self.root.status() == psutil.STATUS_ZOMBIE:  # exited; its parent has not reaped it yet
+                return []
             current = [self.root, *self.root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []

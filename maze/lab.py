@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from local_sagemaker import daemon
+from local_sagemaker.connect import IDLE_SECONDS
 
 LOOPBACK = "127.0.0.1"
 
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     token = args.token or secrets.token_urlsafe(24)
 
     state = daemon.state_dir()
-    cloud, started = daemon.find_or_start(state, idle_seconds=None)
+    # Idle stop as for a notebook's connect(), and this process a client: should it be killed (SIGKILL, a
+    # closed terminal), the cloud stops by itself once no kernel of the lab is left, rather than never.
+    cloud, started = daemon.find_or_start(state, idle_seconds=IDLE_SECONDS)
+    cloud.call("clients", {"pid": os.getpid()})
     print(f"local cloud: {cloud.endpoint} ({'started' if started else 'already running'}, state {state})")
     print(f"JupyterLab: http://{LOOPBACK}:{args.port}/lab?token={token}", flush=True)
     # The kernels find the same cloud through MAZE_STATE_DIR, wherever the package is installed.

@@ -113,3 +113,27 @@ def test_lab_serves_the_notebooks_with_its_token_on_loopback_and_stops_cleanly(o
         if lab.poll() is None:
             os.killpg(lab.pid, signal.SIGKILL)
         daemon.stop(own_state)
+
+
+def test_a_killed_lab_leaves_no_cloud_behind(own_state, tmp_path, monkeypatch) -> None:
+    """SIGKILL to the lab and everything it started (a closed terminal, an OOM kill): the cloud stops by itself."""
+    monkeypatch.setenv("MAZE_IDLE_SECONDS", "2")
+    log = tmp_path / "lab.log"
+    with log.open("wb") as out:
+        lab = subprocess.Popen(
+            [sys.executable, "-m", "maze.lab", "--root", str(ROOT), "--port", str(free_port())],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while (cloud := daemon.find(own_state)) is None or lab.pid not in cloud.call("health")["clients"]:
+            assert lab.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+    finally:
+        os.killpg(lab.pid, signal.SIGKILL)
+        lab.wait()
+    _, alive = psutil.wait_procs([psutil.Process(cloud.pid)], timeout=60)
+    assert not alive, "the cloud outlived its last client by more than its idle time"

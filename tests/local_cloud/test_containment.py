@@ -25,28 +25,15 @@ from botocore.exceptions import ClientError
 from local_sagemaker import daemon
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, unique, wait
+from tests.local_cloud.processes import alive
 
 TWO_ROWS = ("0," * 63 + "0\n") * 2  # two digits' pixel rows, all blank
-# How long a process of a finished job may take to be gone (killed at once; the kernel reaps asynchronously).
-GONE_SECONDS = 10
-
-
 def eventually(probe: Callable[[], object], timeout: float = 30) -> object:
     """``probe()`` once it is truthy (logs reach CloudWatch in batches); its last value at the deadline."""
     deadline = time.monotonic() + timeout
     while not (value := probe()) and time.monotonic() < deadline:
         time.sleep(0.2)
     return value
-
-
-def alive(pids: list[int]) -> list[int]:
-    """The pids still running (a zombie has exited)."""
-    gone_by = time.monotonic() + GONE_SECONDS
-    while True:
-        running = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
-        if not running or time.monotonic() > gone_by:
-            return running
-        time.sleep(0.1)
 
 
 # paths from users ---------------------------------------------------------------------------
@@ -262,11 +249,13 @@ def test_nothing_a_job_started_survives_the_cloud_killed_with_sigkill(tmp_path) 
     sm, s3 = info.client("sagemaker"), info.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     pid_file = tmp_path / "pids"
-    submit(sm, s3, leaving(pid_file, "time.sleep(300)"))
-    pids = pids_in(pid_file)
-    job_processes = [p.pid for p in psutil.Process(info.pid).children(recursive=True)]
-    assert set(pids) <= set(job_processes), "the job's children, the script, the toolkit and its supervisor"
-    os.kill(info.pid, signal.SIGKILL)
+    try:
+        submit(sm, s3, leaving(pid_file, "time.sleep(300)"))
+        pids = pids_in(pid_file)
+        job_processes = [p.pid for p in psutil.Process(info.pid).children(recursive=True)]
+        assert set(pids) <= set(job_processes), "the job's children, the script, the toolkit and its supervisor"
+    finally:
+        os.kill(info.pid, signal.SIGKILL)
     assert alive(job_processes) == []
 
 

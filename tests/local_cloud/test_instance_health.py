@@ -22,6 +22,7 @@ import pytest
 from local_sagemaker import daemon
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET
+from tests.local_cloud.processes import alive
 
 ROWS = "\n".join([",".join(["0"] * 64)] * 2)  # two digits (one CSV row decodes as 1-D, as in the container)
 
@@ -139,17 +140,7 @@ def test_what_a_model_starts_dies_with_its_instance_and_with_the_cloud(tmp_path)
         assert set(pids) <= set(tree), "the setsid'd child is still the instance's (its supervisor adopted it)"
     finally:
         os.kill(info.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while (left := [pid for pid in tree if _running(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert left == [], "every process of the instance died with the cloud"
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    assert alive(tree) == [], "every process of the instance died with the cloud"
 
 
 def test_the_socket_is_gone_with_the_endpoint(sm, s3, cloud) -> None:

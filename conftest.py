@@ -24,6 +24,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ.pop("MAZE_TARGET", None)
     # Serverless endpoints give their instance back after 3 s idle, so a test sees a cold start.
     os.environ["MAZE_SERVERLESS_IDLE_SECONDS"] = "3"
+    # Every cloud of the session (and of later sessions on this machine) shares one build per framework version.
+    os.environ.setdefault("MAZE_FRAMEWORKS_DIR", str(Path.home() / ".cache" / "sagemaker-maze" / "frameworks"))
     session.config.stash[STATE] = state
     daemon.find_or_start(state, idle_seconds=None)
 

@@ -21,6 +21,7 @@ from local_sagemaker.aws import LocalAws
 from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.batch.api import TransformService
 from local_sagemaker.batch.engine import TransformRunner
+from local_sagemaker.framework_envs import FrameworkEnvs
 from local_sagemaker.front import Front, own_address_only
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
@@ -53,10 +54,13 @@ class LocalCloud:
         self.key = issue_key()
         self.aws = LocalAws(self.endpoint, self.key)
         tags = TagStore()
-        self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws)
+        frameworks = FrameworkEnvs(frameworks_dir(state_dir))
+        self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws, frameworks)
         self.training = TrainingService(start_job=self.runner.start, tags=tags)
-        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags)
-        self.transformer = TransformRunner(state_dir / "jobs" / "transform", self.aws, self.hosting.models)
+        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks)
+        self.transformer = TransformRunner(
+            state_dir / "jobs" / "transform", self.aws, self.hosting.models, frameworks
+        )
         self.transforms = TransformService(self.hosting.models, self.transformer.start, tags)
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
         runtime = Runtime(self.hosting, self.metrics)
@@ -168,3 +172,12 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def frameworks_dir(state_dir: Path) -> Path:
+    """Where the framework environments live: ``<state dir>/frameworks``, or ``MAZE_FRAMEWORKS_DIR``.
+
+    The override lets the clouds a test session starts (each in a state dir of its own) share one build
+    of each environment.
+    """
+    return Path(os.environ.get("MAZE_FRAMEWORKS_DIR") or state_dir / "frameworks")

@@ -1,33 +1,37 @@
-"""The one framework image the local cloud runs: SageMaker's scikit-learn container, at the pinned version."""
+"""The framework images the local cloud runs: SageMaker's scikit-learn container, one environment per version."""
 
 from __future__ import annotations
 
 import re
 
-import sklearn
-
 from local_sagemaker.aws_errors import ValidationError
-from local_sagemaker.versions import FRAMEWORK_VERSION
+from local_sagemaker.framework_envs import CONTAINERS, blocker, runnable_versions, sdk_framework_versions
 
-SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>\d+\.\d+)-\d+-cpu-py3$")
-
-
-def installed_framework() -> str:
-    """The scikit-learn minor version this machine runs, as it appears in the container's tag (``1.4``)."""
-    return ".".join(sklearn.__version__.split(".")[:2])
+# The SDK's image URIs: <account>.dkr.ecr.<region>.amazonaws.com/sagemaker-scikit-learn:<version>-cpu-py3
+SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>[^:/]+)-cpu-py3$")
 
 
-def check_image(image: str) -> None:
-    """Refuse, by name, an image the local cloud cannot run as SageMaker would."""
+def check_image(image: str) -> str:
+    """The framework version of ``image``; refuse, by name, an image the local cloud cannot run as SageMaker would.
+
+    Runs per request: a regular expression and two cached tables, no I/O after the first call.
+    """
     match = SKLEARN_IMAGE.search(image)
     if not match:
         raise ValidationError(
             f"The local cloud runs the SageMaker scikit-learn framework container only; it cannot run image "
             f"'{image}'. Use the SDK's SKLearn classes, or run on AWS (MAZE_TARGET=aws)."
         )
-    if match["version"] != installed_framework():
+    version = match["version"]
+    if blocker(version):
+        runnable = ", ".join(f"'{v}'" for v in runnable_versions())
+        if version in CONTAINERS:
+            why = f"framework_version '{version}' cannot run on this machine: {blocker(version)}"
+        else:
+            listed = ", ".join(sdk_framework_versions())
+            why = f"'{version}' is not a scikit-learn framework version the SageMaker Python SDK lists ({listed})"
         raise ValidationError(
-            f"Image '{image}' is scikit-learn {match['version']}, but the local cloud runs scikit-learn "
-            f"{sklearn.__version__}. Use framework_version='{FRAMEWORK_VERSION}' (the version pinned in "
-            "pyproject.toml), or run on AWS (MAZE_TARGET=aws)."
+            f"Image '{image}': {why}. Framework versions that run here: {runnable}. "
+            "Use one of them, or run on AWS (MAZE_TARGET=aws)."
         )
+    return version

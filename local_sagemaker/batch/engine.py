@@ -22,6 +22,7 @@ from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch import data_processing as dp
 from local_sagemaker.batch.api import TransformJobRecord
 from local_sagemaker.batch.data_log import DataLog
+from local_sagemaker.framework_envs import FrameworkEnvs
 from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 from local_sagemaker.training.workspace import split_s3_uri
@@ -45,8 +46,8 @@ class Instance:
 
 
 class TransformRunner:
-    def __init__(self, root: Path, aws: LocalAws, models: dict[str, Any]) -> None:
-        self.root, self.aws, self.models = root, aws, models
+    def __init__(self, root: Path, aws: LocalAws, models: dict[str, Any], frameworks: FrameworkEnvs) -> None:
+        self.root, self.aws, self.models, self.frameworks = root, aws, models, frameworks
         self._threads: list[threading.Thread] = []
 
     def start(self, record: TransformJobRecord) -> None:
@@ -112,6 +113,7 @@ class TransformRunner:
                     region,
                     LOG_GROUP,
                     f"{record.name}/{instance}-{int(time.time())}",
+                    self.frameworks,
                     user_agent=USER_AGENT,
                     isolated=bool(model.get("EnableNetworkIsolation")),
                 )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.framework import check_image
+from local_sagemaker.framework_envs import FrameworkEnvs
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.resource_names import arn, check_name
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
@@ -53,8 +54,8 @@ def _validate_variant(variant: dict[str, Any]) -> None:
 class HostingService:
     """The records and the endpoints' lifecycles; each endpoint comes up in its own thread."""
 
-    def __init__(self, root: Path, aws: LocalAws, tags: TagStore) -> None:
-        self.root, self.aws, self.tags = root, aws, tags
+    def __init__(self, root: Path, aws: LocalAws, tags: TagStore, frameworks: FrameworkEnvs) -> None:
+        self.root, self.aws, self.tags, self.frameworks = root, aws, tags, frameworks
         self.models: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, Endpoint] = {}
@@ -251,6 +252,8 @@ class HostingService:
             region=region,
             log_group=f"/aws/sagemaker/Endpoints/{endpoint}",
             log_stream=f"{variant['VariantName']}/{instance}",
+            frameworks=self.frameworks,
+            variant=variant["VariantName"],
             memory_limit_mb=serverless["MemorySizeInMB"] if serverless else None,
             isolated=bool((model or {}).get("EnableNetworkIsolation")),
             # Real-time instances publish their CPU and memory per variant; serverless ones publish none.

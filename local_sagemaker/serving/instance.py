@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -18,9 +17,12 @@ import psutil
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
+from local_sagemaker.framework import check_image
+from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs
 from local_sagemaker.network_isolation import network_isolation
 from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.serving.client import ContainerClient
+from local_sagemaker.serving.requirements import InstallModuleError, install_requirements
 from local_sagemaker.training.workspace import split_s3_uri
 from local_sagemaker.utilization import UtilizationSampler
 
@@ -51,10 +53,12 @@ class ModelServer:
         region: str,
         log_group: str,
         log_stream: str,
+        frameworks: FrameworkEnvs,
         memory_limit_mb: int | None = None,
         user_agent: str | None = None,
         metrics: tuple[str, dict[str, str]] | None = None,
         isolated: bool = False,
+        variant: str = "AllTraffic",
     ) -> None:
         self.root, self.container, self.aws, self.region = root, container, aws, region
         self.log_group, self.log_stream = log_group, log_stream
@@ -71,22 +75,44 @@ class ModelServer:
         # (namespace, dimensions) of the instance's CPUUtilization and MemoryUtilization, if it publishes them.
         self.metrics = metrics
         self.isolated = isolated  # the model's EnableNetworkIsolation: the container gets no network
+        self.frameworks, self.variant = frameworks, variant
         self._sampler: UtilizationSampler | None = None
 
     @property
     def environment(self) -> dict[str, str]:
         return dict(self.container.get("Environment", {}))
 
+    @property
+    def _layer(self) -> Path:
+        """The instance's own Python, layered on the framework environment, for its ``requirements.txt``."""
+        return self.root.parent / f"{self.root.name}.python"
+
     def start(self) -> None:
-        """Download model and code, start gunicorn, and wait until /ping answers 200."""
+        """Download model and code, install its requirements, start gunicorn, and wait until /ping answers 200."""
         self._log = LogStreamWriter(self.aws.client("logs", self.region), self.log_group, self.log_stream)
+        version = check_image(self.container.get("Image", ""))
+        try:
+            framework_python = self.frameworks.python(version, self._log.write)
+        except FrameworkEnvError as error:
+            raise InstanceFailed(
+                f"InternalFailure: the local cloud could not prepare the scikit-learn {version} environment: {error}"
+            ) from error
         self._prepare()
+        isolation = network_isolation({"EnableNetworkIsolation": self.isolated})
+        if isolation.note:
+            self._log.write(isolation.note)
+        try:
+            python = install_requirements(
+                self.root / "code", framework_python, self._layer, self._log.write, self.variant, isolation.prefix
+            )
+        except InstallModuleError as error:
+            raise InstanceFailed(str(error)) from error
         env = self.environment
         workers = env.get("SAGEMAKER_MODEL_SERVER_WORKERS") or str(os.cpu_count() or 1)
         timeout = env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60")
         self.client = ContainerClient(self.user_agent)
         command = [
-            sys.executable, "-m", "gunicorn",
+            str(python), "-m", "gunicorn",
             "--timeout", timeout,
             "-k", "gevent",
             "-b", self.client.bind,
@@ -95,15 +121,16 @@ class ModelServer:
             "--log-level", "info",
             "--access-logfile", "-",
             "--access-logformat", ACCESS_LOG_FORMAT,
-            "--no-control-socket",
             "local_sagemaker.serving.container:app",
         ]  # fmt: skip
-        isolation = network_isolation({"EnableNetworkIsolation": self.isolated})
-        if isolation.note:
-            self._log.write(isolation.note)
+        # The serving package alone on the path, before any PYTHONPATH of the model's own.
+        path = os.pathsep.join(p for p in (str(self.frameworks.serving_path()), env.get("PYTHONPATH")) if p)
         # Supervised like a training job: whatever the model's code starts dies with the instance and the cloud.
         self.process = spawn_container(
-            [*isolation.prefix, *command], self.root, {**self.aws.environment(self.region), **env}, supervised=True
+            [*isolation.prefix, *command],
+            self.root,
+            {**self.aws.environment(self.region), **env, "PYTHONPATH": path},
+            supervised=True,
         )
         self._pump = threading.Thread(target=self._pump_log, name=f"log:{self.log_stream}", daemon=True)
         self._pump.start()
@@ -228,7 +255,8 @@ class ModelServer:
             self._log.close()
         if self.client is not None:
             self.client.close()
-        shutil.rmtree(self.root, ignore_errors=True)  # the instance's disk goes with the instance
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self._layer, ignore_errors=True)  # the instance's disk goes with the instance
 
 
 def stop_all(servers: list[ModelServer]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.cloudwatch_logs import LogStreamWriter
+from local_sagemaker.framework import check_image
+from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs, layered_python
 from local_sagemaker.network_isolation import network_isolation
 from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
@@ -24,13 +25,15 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TOOLKIT = "from sagemaker_training import trainer; trainer.train()"
 STOP_GRACE_SECONDS = 20.0
 FAILURE_REASON_LIMIT = 1024
+# How a job ends: TrainingJobStatus, SecondaryStatus, its message, FailureReason.
+Ending = tuple[str, str, str, str | None]
 
 
 class TrainingRunner:
     """One thread per job drives its record through SageMaker's statuses while the toolkit runs."""
 
-    def __init__(self, jobs_dir: Path, aws: LocalAws) -> None:
-        self.jobs_dir, self.aws = jobs_dir, aws
+    def __init__(self, jobs_dir: Path, aws: LocalAws, frameworks: FrameworkEnvs) -> None:
+        self.jobs_dir, self.aws, self.frameworks = jobs_dir, aws, frameworks
         self._threads: list[threading.Thread] = []
 
     def start(self, record: TrainingJobRecord) -> None:
@@ -53,49 +56,67 @@ class TrainingRunner:
         finally:
             # The instance is gone once the job ends, as on AWS: artifacts are in S3, the log in CloudWatch.
             shutil.rmtree(self.jobs_dir / record.name, ignore_errors=True)
+            shutil.rmtree(self._layer(record), ignore_errors=True)
+
+    def _layer(self, record: TrainingJobRecord) -> Path:
+        """The job's own Python, layered on the framework environment: what the job pip-installs stays here."""
+        return self.jobs_dir / f"{record.name}.python"
 
     def _execute(self, record: TrainingJobRecord) -> None:
-        request = record.request
         region = record.arn.split(":")[3]
         s3 = self.aws.client("s3", region)
         workspace = Workspace(self.jobs_dir / record.name)
+        logs = self.aws.client("logs", region)
+        log = LogStreamWriter(logs, LOG_GROUP, f"{record.name}/{HOST}-{int(time.time())}")
+        try:
+            ending = self._prepare_and_train(record, workspace, log, s3, region)
+        finally:
+            log.close()  # every line is in CloudWatch before the status says the job ended
+        record.finish(*ending)
+
+    def _prepare_and_train(
+        self, record: TrainingJobRecord, workspace: Workspace, log: LogStreamWriter, s3: Any, region: str
+    ) -> Ending:
+        """Run the job up to its end; returns the end (status, secondary status, message, failure reason)."""
+        request = record.request
         record.transition("Starting", "Preparing the instances for training")
         record.transition("Downloading", "Downloading input data")
         if record.stop_requested.is_set():
-            record.finish("Stopped", "Stopped", "Training job stopped before it started")
-            return
+            return ("Stopped", "Stopped", "Training job stopped before it started", None)
         started = time.monotonic()
+        # On AWS the image is pulled while the data downloads; here its environment is built on first use.
+        version = check_image(request["AlgorithmSpecification"]["TrainingImage"])
+        try:
+            python = layered_python(self.frameworks.python(version, log.write), self._layer(record))
+        except FrameworkEnvError as error:
+            reason = f"InternalServerError: the local cloud could not prepare the scikit-learn {version} environment"
+            return ("Failed", "Failed", "Training job failed", f"{reason}: {error}"[:FAILURE_REASON_LIMIT])
         try:
             workspace.download_channels(s3, request.get("InputDataConfig", []), request.get("RoleArn", ""), region)
         except ChannelError as error:
-            record.finish("Failed", "Failed", "Training job failed", str(error))
-            return
+            return ("Failed", "Failed", "Training job failed", str(error))
         workspace.write_config(request)
         record.transition("Training", "Training image download completed. Training in progress.")
-        outcome, exit_code = self._train(record, workspace, region, started)
+        outcome, exit_code = self._train(record, workspace, log, python, region, started)
         if outcome == "exited" and exit_code != 0:
-            record.finish("Failed", "Failed", "Training job failed", _failure_reason(workspace, exit_code))
-            return
+            return ("Failed", "Failed", "Training job failed", _failure_reason(workspace, exit_code))
         record.transition("Uploading", "Uploading generated training model")
         artifacts = workspace.upload_artifacts(s3, request["OutputDataConfig"]["S3OutputPath"], record.name)
         with record.lock:
             record.model_artifacts = artifacts
-        endings = {
-            "exited": ("Completed", "Completed", "Training job completed"),
-            "stopped": ("Stopped", "Stopped", "Training job stopped"),
-            "timeout": (
-                "Stopped",
-                "MaxRuntimeExceeded",
-                "Job stopped because it exceeded MaxRuntimeInSeconds",
-            ),
+        endings: dict[str, Ending] = {
+            "exited": ("Completed", "Completed", "Training job completed", None),
+            "stopped": ("Stopped", "Stopped", "Training job stopped", None),
+            "timeout": ("Stopped", "MaxRuntimeExceeded", "Job stopped because it exceeded MaxRuntimeInSeconds", None),
         }
-        record.finish(*endings[outcome])
+        return endings[outcome]
 
-    def _train(self, record: TrainingJobRecord, workspace: Workspace, region: str, started: float) -> tuple[str, int]:
+    def _train(
+        self, record: TrainingJobRecord, workspace: Workspace, log: LogStreamWriter, python: Path, region: str,
+        started: float,
+    ) -> tuple[str, int]:  # fmt: skip
         """Run the toolkit; tail its output into CloudWatch Logs and metrics. Returns how it ended and its code."""
-        logs = self.aws.client("logs", region)
         cloudwatch = self.aws.client("cloudwatch", region)
-        log = LogStreamWriter(logs, LOG_GROUP, f"{record.name}/{HOST}-{int(time.time())}")
         env = {
             "SM_STUDIO_LOCAL_MODE": "true",  # hosts need no DNS resolution on one machine
             "TRAINING_JOB_NAME": record.name,
@@ -110,7 +131,7 @@ class TrainingRunner:
         if isolation.note:
             log.write(isolation.note)
         process = spawn_container(
-            [*isolation.prefix, sys.executable, "-c", TOOLKIT], workspace.root, env, supervised=True
+            [*isolation.prefix, str(python), "-c", TOOLKIT], workspace.root, env, supervised=True
         )
         sampler: UtilizationSampler | None = None
         try:
@@ -128,7 +149,6 @@ class TrainingRunner:
             if sampler is not None:
                 sampler.stop()
         reader.join()
-        log.close()
         return outcome, process.returncode
 
 

@@ -40,14 +40,24 @@ def upload_model(s3: Any) -> str:
     return f"s3://{BUCKET}/{key}"
 
 
-def create_model(sm: Any, s3: Any, model_data: str, script: str = MODEL_FN, **environment: str) -> str:
+def create_model(
+    sm: Any,
+    s3: Any,
+    model_data: str,
+    script: str = MODEL_FN,
+    *,
+    files: dict[str, str] | None = None,
+    image: str = IMAGE,
+    **environment: str,
+) -> str:
+    """A model serving ``script`` as predict.py (with ``files`` beside it in its source dir)."""
     name = unique("model")
-    source = upload_source(s3, {"predict.py": script}, f"{name}/sourcedir.tar.gz")
+    source = upload_source(s3, {"predict.py": script, **(files or {})}, f"{name}/sourcedir.tar.gz")
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn=ROLE,
         PrimaryContainer={
-            "Image": IMAGE,
+            "Image": image,
             "ModelDataUrl": model_data,
             "Environment": {
                 "SAGEMAKER_PROGRAM": "predict.py",

@@ -51,6 +51,7 @@ def submit(
     channels: list[dict[str, Any]] | None = None,
     max_runtime: int = 600,
     name: str | None = None,
+    image: str = IMAGE,
 ) -> str:
     """Create a job running ``script`` (saved as train.py); returns its name."""
     name = name or unique("job")
@@ -67,7 +68,7 @@ def submit(
         **optional,
         TrainingJobName=name,
         AlgorithmSpecification={
-            "TrainingImage": IMAGE,
+            "TrainingImage": image,
             "TrainingInputMode": "File",
             "MetricDefinitions": metric_definitions or [],
         },

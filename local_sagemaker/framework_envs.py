@@ -1,0 +1,428 @@
+"""One Python environment per scikit-learn framework version: the container's packages, built with uv on first use.
+
+SageMaker's scikit-learn images differ in more than scikit-learn: a model pickled by scikit-learn
+1.2.1 may not load in 1.4.2, and a script written for pandas 1.x may fail on 2.x. So each framework
+version the pinned SDK lists runs in an environment of its own, built from the pins of that image's
+``requirements.txt`` (aws/sagemaker-scikit-learn-container, one branch per version): scikit-learn
+exactly, every other pin "that version or the closest above it with a wheel for this Python"
+(uv's ``--resolution lowest-direct``), so the environment is as close to the image as this Python
+allows, and says where it is not. The scientific packages must come as wheels (no compiling NumPy
+for half an hour); the SageMaker training toolkit, which ships only as a source archive, is built once
+and then comes from uv's cache.
+
+An environment is built under ``<root>/<version>`` in a temporary directory beside it and renamed into
+place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per version
+makes concurrent jobs of one version (threads or processes) wait for the one build; later uses find
+the directory and cost a stat and a small JSON read.
+
+Which versions can run is a static property of the table below (:data:`CONTAINERS`): a version whose
+exact scikit-learn has no wheel for this Python carries a ``blocker``. The table is checked against the
+package index by the tests (``uv pip compile --only-binary``), so ``check_image`` answers per request
+without touching the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# Packages that must install from a wheel: compiled, and slow or impossible to build here.
+BINARY_ONLY = ("scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "gevent", "greenlet", "markupsafe", "psutil")
+MANIFEST = "framework-env.json"
+# The distributions a job's log names when it says which environment it runs in.
+HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "sagemaker-training")
+SOURCE = "aws/sagemaker-scikit-learn-container, branch {branch}: requirements.txt and docker/{version}/"
+
+
+@dataclass(frozen=True)
+class Container:
+    """What one image holds: its Python and the versions of the packages that matter to a job or the server.
+
+    ``replaced``: a pin that cannot be honoured here at all (not even by a later release), with the
+    requirement used instead and why. ``blocker``: why the version cannot run on this Python.
+    """
+
+    branch: str
+    python: str
+    packages: dict[str, str]
+    replaced: dict[str, tuple[str, str]] = field(default_factory=dict)
+    blocker: str = ""
+
+    def requirements(self) -> list[str]:
+        """uv requirements: scikit-learn exact, the rest at the image's version or the closest above it."""
+        lines = []
+        for name, version in self.packages.items():
+            if name == "scikit-learn":
+                lines.append(f"{name}=={version}")
+            elif name in self.replaced:
+                lines.append(self.replaced[name][0])
+            else:
+                lines.append(f"{name}>={version}")
+        return lines
+
+
+def _no_wheel(sklearn: str) -> str:
+    return f"scikit-learn {sklearn} has no wheel for Python {PYTHON} (and building it from source is not an option)"
+
+
+# The serving stack of the 1.2-1 and 1.4-2 images (gunicorn with gevent workers, Flask 1.1.1 on Werkzeug 2.0.3).
+_SERVING = {"flask": "1.1.1", "werkzeug": "2.0.3", "itsdangerous": "2.0.1", "gunicorn": "23.0.0", "gevent": "23.9.1"}
+# What both images pin besides the science and the serving stack.
+_COMMON = {"boto3": "1.28.57", "protobuf": "3.20.2", "psutil": "5.7.2", "retrying": "1.3.3", "six": "1.15.0",
+           "urllib3": "1.26.17"}  # fmt: skip
+
+CONTAINERS: dict[str, Container] = {
+    "0.20.0": Container(
+        "0.20.0", "3.7", {"scikit-learn": "0.20.0", "numpy": "1.19.5", "pandas": "0.25.3"}, blocker=_no_wheel("0.20.0")
+    ),
+    "0.23-1": Container(
+        "0.23-1",
+        "3.7",
+        {
+            "scikit-learn": "0.23.2",
+            "numpy": "1.19.2",
+            "pandas": "1.1.3",
+            "scipy": "1.5.3",
+            "sagemaker-training": "4.0.1",
+        },
+        blocker=_no_wheel("0.23.2"),
+    ),
+    "1.0-1": Container(
+        "1.0-1",
+        "3.8",
+        {
+            "scikit-learn": "1.0.2",
+            "numpy": "1.24.1",
+            "pandas": "1.1.3",
+            "scipy": "1.8.0",
+            "sagemaker-training": "4.7.4",
+        },
+        blocker=_no_wheel("1.0.2"),
+    ),
+    "1.2-1": Container(
+        "1.2-1",
+        "3.9",
+        {
+            "scikit-learn": "1.2.1",
+            "numpy": "1.24.1",
+            "pandas": "1.1.3",
+            "scipy": "1.8.0",
+            "sagemaker-training": "4.8.0",
+            **_SERVING,
+            "jinja2": "3.0.3",
+            "markupsafe": "2.1.1",
+            **_COMMON,
+        },
+    ),
+    "1.4-2": Container(
+        "v1.4-2",
+        "3.10",
+        {
+            "scikit-learn": "1.4.2",
+            "numpy": "2.1.0",
+            "pandas": "2.3.2",
+            # requirements.txt says scipy>=1.9.0: on the image's Python 3.10 that is 1.15.3, the last for 3.10.
+            "scipy": "1.15.3",
+            "pyarrow": "17.0.0",
+            "sagemaker-training": "4.8.0",
+            **_SERVING,
+            # requirements.txt says jinja2<3.0 and MarkupSafe<2.0: 2.11.3 and 1.1.1.
+            "jinja2": "2.11.3",
+            "markupsafe": "1.1.1",
+            "pyyaml": "6.0.1",
+            **_COMMON,
+        },
+        replaced={
+            "jinja2": (
+                "jinja2>=3.0.3,<3.1",
+                f"Jinja2 2.11 needs MarkupSafe < 2.1, which has no wheel for Python {PYTHON}; 3.0.3 is the "
+                "container 1.2-1's, the last that Flask 1.1.1 can import",
+            ),
+        },
+    ),
+}
+
+
+class FrameworkEnvError(RuntimeError):
+    """A framework environment could not be built; the message says why, with the installer's last lines."""
+
+
+@cache
+def sdk_framework_versions() -> tuple[str, ...]:
+    """The scikit-learn framework versions the installed SageMaker SDK lists, read from its own image list.
+
+    The SDK's package is located, not imported (importing ``sagemaker`` takes seconds).
+    """
+    spec = importlib.util.find_spec("sagemaker")
+    if spec is None or not spec.submodule_search_locations:
+        raise FrameworkEnvError("the SageMaker Python SDK is not installed: it lists the framework versions")
+    config = json.loads((Path(spec.submodule_search_locations[0]) / "image_uri_config" / "sklearn.json").read_text())
+    versions = {version for scope in config.values() for version in scope.get("versions", {})}
+    return tuple(sorted(versions, key=_version_key))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.replace("-", ".").split("."))
+
+
+def blocker(version: str) -> str:
+    """Why ``version`` cannot run on this machine, or "" if it can."""
+    if version not in CONTAINERS:
+        return "the local cloud knows no package pins for its image"
+    return CONTAINERS[version].blocker
+
+
+def runnable_versions() -> list[str]:
+    """The framework versions the SDK lists that this machine can run, oldest first."""
+    return [version for version in sdk_framework_versions() if not blocker(version)]
+
+
+@cache
+def pip_index_options() -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """uv options and environment that make uv read the package indexes pip reads on this machine.
+
+    From ``pip config list`` (files and ``PIP_*`` variables): index-url, extra-index-url, find-links,
+    trusted-host; ``cert`` becomes ``SSL_CERT_FILE``. pip's ``constraint`` is not applied: the
+    environments reproduce the images' pins, not this machine's local caps. uv merges the indexes
+    as pip does (``unsafe-best-match``: the best version across all of them).
+    """
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
+    ).stdout
+    flags = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links",
+             "trusted-host": "--allow-insecure-host"}  # fmt: skip
+    options: list[str] = ["--index-strategy", "unsafe-best-match"]
+    env: dict[str, str] = {}
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        name, value = key.rsplit(".", 1)[-1], value.strip().strip("'\"")
+        if name == "cert":
+            env["SSL_CERT_FILE"] = value
+        elif name in flags:
+            for item in value.split():
+                pair = [flags[name], item]
+                if not any(options[i : i + 2] == pair for i in range(len(options) - 1)):
+                    options += pair
+    return tuple(options), tuple(env.items())
+
+
+def uv_binary() -> str:
+    """The uv executable of this Python's ``uv`` package (the project's ``local`` extra)."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def site_packages(env: Path) -> Path:
+    return env / "lib" / f"python{PYTHON}" / "site-packages"
+
+
+def layered_python(python: Path, target: Path) -> Path:
+    """A venv at ``target`` that sees the framework environment of ``python`` and installs into itself.
+
+    What a job or instance installs (``requirements.txt``) must stay in that job or instance, as in a
+    fresh container, and never reach the shared environment. The layer is a bare venv (no
+    subprocess, a few files) whose ``site-packages`` adds the framework environment's as a site
+    directory. pip run from it sees the framework's packages as installed ("Requirement already
+    satisfied"), and an upgrade installs into the layer, which comes first on ``sys.path``: pip
+    declines to uninstall from outside its environment.
+    """
+    env = python.parent.parent
+    (target / "bin").mkdir(parents=True, exist_ok=True)
+    layer_site = site_packages(target)
+    layer_site.mkdir(parents=True, exist_ok=True)
+    home = Path(sys.base_prefix) / "bin"
+    (target / "pyvenv.cfg").write_text(
+        f"home = {home}\ninclude-system-site-packages = false\nversion = {sys.version.split()[0]}\n"
+    )
+    layered = target / "bin" / "python"
+    if not layered.exists():
+        layered.symlink_to(python.resolve())
+    (layer_site / "_framework_env.pth").write_text(f"import site; site.addsitedir({str(site_packages(env))!r})\n")
+    return layered
+
+
+class FrameworkEnvs:
+    """The framework environments of one state directory (``<state dir>/frameworks``), built on first use.
+
+    ``cache_dir``: uv's cache; by default uv's own user cache, so that an environment rebuilt after a
+    state reset comes from the warm cache. Files are hard-linked from the cache when both lie on one
+    file system, copied otherwise.
+    """
+
+    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+        self.root = root
+        self.cache_dir = cache_dir
+
+    def python(self, version: str, progress: Callable[[str], None]) -> Path:
+        """The Python of ``version``'s environment, built now if this is its first use; progress lines to ``progress``.
+
+        Every call reports which environment the job runs in and where it differs from the container.
+        """
+        if blocker(version):
+            raise FrameworkEnvError(f"framework version {version} cannot run here: {blocker(version)}")
+        env = self.root / version
+        if not _current(env, CONTAINERS[version]):
+            with self._lock(version):
+                if not _current(env, CONTAINERS[version]):  # absent, or built from other pins than this table's
+                    self._build(version, env, progress)
+        manifest = json.loads((env / MANIFEST).read_text())
+        installed = manifest["installed"]
+        progress(
+            f"scikit-learn {version} environment: "
+            + ", ".join(f"{name} {installed[name]}" for name in HEADLINE if name in installed)
+        )
+        for line in manifest["differences"]:
+            progress(line)
+        return env / "bin" / "python"
+
+    @contextlib.contextmanager
+    def _lock(self, version: str) -> Iterator[None]:
+        """One build per version at a time, across threads and processes (a file lock per open file)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{version}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _build(self, version: str, env: Path, progress: Callable[[str], None]) -> None:
+        container = CONTAINERS[version]
+        progress(f"Preparing the scikit-learn {version} environment (first use on this machine) ...")
+        for stale in self.root.glob(f".{version}.building-*"):  # left by a build that crashed: we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(env, ignore_errors=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{version}.building-", dir=self.root))
+        try:
+            staged = building / "env"
+            # --seed: pip, with which the container installs a model's requirements.txt.
+            index = pip_index_options()[0]
+            self._uv(["venv", "--relocatable", "--seed", "--python", sys.executable, *index, str(staged)], progress)
+            requirements = building / "requirements.in"
+            requirements.write_text("\n".join(container.requirements()) + "\n")
+            self._uv(
+                ["pip", "install", "--python", str(staged / "bin" / "python"), "-r", str(requirements),
+                 "--resolution", "lowest-direct", "--only-binary", ",".join(BINARY_ONLY), "--compile-bytecode",
+                 *index],
+                progress,
+            )  # fmt: skip
+            installed = self._installed(staged)
+            manifest = {
+                "framework_version": version,
+                "python": PYTHON,
+                "source": SOURCE.format(branch=container.branch, version=version),
+                "container": container.packages,
+                "requirements": container.requirements(),
+                "installed": installed,
+                "differences": differences(container, installed),
+            }
+            (staged / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            staged.rename(env)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+        progress(f"The scikit-learn {version} environment is ready.")
+
+    def _installed(self, env: Path) -> dict[str, str]:
+        listed = subprocess.run(
+            [uv_binary(), "pip", "list", "--python", str(env / "bin" / "python"), "--format", "json", "--no-config"],
+            capture_output=True, text=True, check=True, env=self._uv_environment(),
+        ).stdout  # fmt: skip
+        return {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed)}
+
+    def _uv_environment(self) -> dict[str, str]:
+        env = {**os.environ, **dict(pip_index_options()[1]), "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+        if self.cache_dir is not None:
+            env["UV_CACHE_DIR"] = str(self.cache_dir)
+        env["UV_LINK_MODE"] = "hardlink" if _same_filesystem(self.root, self._cache_path(env)) else "copy"
+        return env
+
+    def _cache_path(self, env: dict[str, str]) -> Path:
+        if "UV_CACHE_DIR" in env:
+            return Path(env["UV_CACHE_DIR"])
+        return Path(
+            subprocess.run([uv_binary(), "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
+        )
+
+    def _uv(self, arguments: list[str], progress: Callable[[str], None]) -> None:
+        """Run uv, its output line by line to ``progress``; raise with its last lines if it fails."""
+        process = subprocess.Popen(
+            [uv_binary(), *arguments, "--no-config"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, env=self._uv_environment(),
+        )  # fmt: skip
+        tail: list[str] = []
+        for line in process.stdout:
+            line = line.rstrip()
+            progress(line)
+            tail = [*tail[-9:], line]
+        if process.wait() != 0:
+            detail = "\n".join(tail)
+            raise FrameworkEnvError(f"uv {arguments[0]} {arguments[1]} failed (exit {process.returncode}):\n{detail}")
+
+    def serving_path(self) -> Path:
+        """A directory to put on the serving container's PYTHONPATH: the ``local_sagemaker.serving`` package alone.
+
+        The framework environment has Flask and NumPy but not boto3 or the SDK, which the full
+        ``local_sagemaker`` package imports on the way in; this directory holds an empty
+        ``local_sagemaker`` package whose ``serving`` is the real one (a symbolic link).
+        """
+        shim = self.root / "serving-path"
+        serving = Path(__file__).resolve().parent / "serving"
+        link = shim / "local_sagemaker" / "serving"
+        if link.is_symlink() and Path(os.readlink(link)) == serving:
+            return shim
+        with self._lock("serving-path"):
+            if not (link.is_symlink() and Path(os.readlink(link)) == serving):  # absent, or the project moved
+                staged = Path(tempfile.mkdtemp(prefix=".serving-path-", dir=self.root))
+                (staged / "local_sagemaker").mkdir()
+                (staged / "local_sagemaker" / "__init__.py").write_text('"""The serving package alone."""\n')
+                (staged / "local_sagemaker" / "serving").symlink_to(serving)
+                shutil.rmtree(shim, ignore_errors=True)
+                staged.rename(shim)
+        return shim
+
+
+def _current(env: Path, container: Container) -> bool:
+    """Whether ``env`` is complete and was built from ``container``'s requirements as this code states them."""
+    try:
+        return json.loads((env / MANIFEST).read_text()).get("requirements") == container.requirements()
+    except (OSError, ValueError):
+        return False
+
+
+def differences(container: Container, installed: dict[str, str]) -> list[str]:
+    """One line per pinned package whose version here is not the image's, with the reason."""
+    lines = []
+    for name, version in container.packages.items():
+        got = installed.get(name)
+        if got == version:
+            continue
+        if name in container.replaced:
+            why = container.replaced[name][1]
+        else:
+            why = f"no wheel of {version} for Python {PYTHON} (the image runs {container.python}); the closest one"
+        lines.append(f"{name} {got or 'not installed'} instead of the container's {version}: {why}")
+    return lines
+
+
+def _same_filesystem(a: Path, b: Path) -> bool:
+    def device(path: Path) -> int:
+        while not path.exists():
+            path = path.parent
+        return path.stat().st_dev
+
+    return device(a) == device(b)

@@ -16,9 +16,10 @@ the main process's code, so the job ends with its main process (and its stdout c
 On stop or timeout the cloud SIGTERMs the group (the supervisor forwards it to processes outside the group),
 then SIGKILLs the supervisor's whole tree (:func:`terminate_group`).
 
+Endpoint and transform instances run under a supervisor too, with gunicorn's master as the main process.
+
 Limits: a job can still kill its own supervisor (same user) and so hand its orphans to init; only a cgroup
-would close that, at the price of root or a delegated cgroup. Endpoint and transform instances are not
-supervised: gunicorn's master is their main process, its workers its children, all in the stopped group.
+would close that, at the price of root or a delegated cgroup.
 """
 
 from __future__ import annotations

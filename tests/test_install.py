@@ -176,12 +176,12 @@ def test_in_a_notebook_a_mismatch_is_one_message_not_a_traceback() -> None:
 
 def test_offline_a_kernel_without_the_local_extra_is_told_how_to_add_it(monkeypatch: pytest.MonkeyPatch) -> None:
     versions.check_local_cloud()  # this environment has it
-    pretend_installed(monkeypatch, moto=None, gevent="23.9.1")
+    pretend_installed(monkeypatch, moto=None, psutil="5.9.4")
     with pytest.raises(versions.VersionMismatch) as raised:
         versions.check_local_cloud()
     lines = str(raised.value).splitlines()
     assert lines[1:3] == [
         "  moto not installed, moto==5.2.5 needed.",
-        "  gevent 23.9.1 installed, gevent>=24 needed.",
+        "  psutil 5.9.4 installed, psutil>=6 needed.",
     ]
     assert lines[3].startswith('Fix: run `pip install -e ".[local]"` in a terminal at the repository root')

@@ -136,5 +136,7 @@ def test_cpu_and_memory_utilisation_are_published_per_host(job, cloudwatch) -> N
             Statistics=["Maximum"],
         )["Datapoints"]
         peaks[metric] = max(p["Maximum"] for p in points)
-    assert peaks["CPUUtilization"] > 50, "the script spins one core for 1.5 s"
+    # The script spins one core for 1.5 s: 100 % of a core when it has one to itself; on a loaded 2-core CI
+    # machine its share of a 0.5 s sample can fall to a third of that. Idle, the job's tree shows a few percent.
+    assert peaks["CPUUtilization"] > 30, "the job's busy core is counted"
     assert 0 < peaks["MemoryUtilization"] < 100

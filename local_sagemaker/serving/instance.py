@@ -20,7 +20,7 @@ from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs
 from local_sagemaker.network_isolation import network_isolation
-from local_sagemaker.processes import output_lines, spawn_container, terminate_group
+from local_sagemaker.processes import is_alive, output_lines, spawn_container, terminate_group
 from local_sagemaker.serving.client import ContainerClient
 from local_sagemaker.serving.requirements import InstallModuleError, install_requirements
 from local_sagemaker.training.workspace import split_s3_uri
@@ -68,6 +68,7 @@ class ModelServer:
         self.user_agent = user_agent
         self._stopping = threading.Event()
         self.client: ContainerClient | None = None
+        self._master: int | None = None  # gunicorn master's pid, once it serves
         self.process: subprocess.Popen | None = None
         self.recent: deque[str] = deque(maxlen=60)
         self._log: LogStreamWriter | None = None
@@ -182,6 +183,7 @@ class ModelServer:
                 raise InstanceFailed(self._health_check_failure("the model server exited"))
             status = self.ping()
             if status == 200:
+                self._master = self._gunicorn_master()
                 return
             if status is not None:
                 failing_since = failing_since or time.monotonic()
@@ -204,8 +206,21 @@ class ModelServer:
 
     @property
     def alive(self) -> bool:
-        """Whether the instance still runs: its supervisor exits as soon as gunicorn's master does."""
-        return self.process is not None and self.process.poll() is None
+        """Whether the instance still runs: gunicorn's master lives (its supervisor exits soon after it does).
+
+        The master is asked directly: when it dies, the supervisor kills the workers at once (the requests
+        they held see their connections reset) and only then exits itself, which can take a while.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return False
+        return self._master is None or is_alive(self._master)
+
+    def _gunicorn_master(self) -> int | None:
+        """gunicorn's master: the supervisor's one child (unshare, for an isolated model, became it)."""
+        try:
+            return psutil.Process(self.process.pid).children()[0].pid
+        except (psutil.Error, IndexError):
+            return None
 
     def _pump_log(self) -> None:
         for line in output_lines(self.process.stdout):

@@ -99,6 +99,23 @@ def endpoint_processes(cloud: Any, endpoint: str) -> list[psutil.Process]:
     return found
 
 
+def gunicorn_masters(cloud: Any, endpoint: str) -> list[psutil.Process]:
+    """Each instance's gunicorn master: a ``python -m gunicorn`` whose parent is not one (it is the supervisor's
+    child, and the supervisor's own command line names gunicorn too, as the command it runs)."""
+
+    def is_gunicorn(process: psutil.Process) -> bool:
+        return process.cmdline()[1:3] == ["-m", "gunicorn"]
+
+    masters = []
+    for process in endpoint_processes(cloud, endpoint):
+        try:
+            if is_gunicorn(process) and not is_gunicorn(process.parent()):
+                masters.append(process)
+        except psutil.Error:  # exited since the listing
+            continue
+    return masters
+
+
 def wait_endpoint(sm: Any, name: str, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

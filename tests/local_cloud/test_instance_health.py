@@ -20,25 +20,18 @@ import psutil
 import pytest
 
 from local_sagemaker import daemon
-from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
+from tests.local_cloud.hosting import (
+    create_config,
+    create_model,
+    deploy,
+    gunicorn_masters,
+    upload_model,
+    wait_endpoint,
+)
 from tests.local_cloud.jobs import BUCKET
 from tests.local_cloud.processes import alive
 
 ROWS = "\n".join([",".join(["0"] * 64)] * 2)  # two digits (one CSV row decodes as 1-D, as in the container)
-
-
-def gunicorn_masters(cloud_pid: int, endpoint: str) -> list[psutil.Process]:
-    """The gunicorn master of each instance: the process whose parent is not itself gunicorn."""
-    masters = []
-    for process in psutil.Process(cloud_pid).children(recursive=True):
-        try:
-            if endpoint in process.cwd() and "gunicorn" in process.cmdline() and "gunicorn" not in (
-                process.parent().cmdline()
-            ):
-                masters.append(process)
-        except psutil.Error:
-            continue
-    return masters
 
 
 def socket_path(master: psutil.Process) -> Path:
@@ -55,7 +48,7 @@ def two_instances(sm, s3) -> str:
 
 
 def test_instances_listen_on_a_socket_only_the_clouds_user_can_open(cloud, two_instances) -> None:
-    masters = gunicorn_masters(cloud.pid, two_instances)
+    masters = gunicorn_masters(cloud, two_instances)
     assert len(masters) == 2
     for master in masters:
         tree = [master, *master.children(recursive=True)]
@@ -78,7 +71,7 @@ def test_instances_listen_on_a_socket_only_the_clouds_user_can_open(cloud, two_i
 
 def test_a_killed_instance_is_replaced_and_requests_go_to_the_live_one(sm, cloud, two_instances) -> None:
     runtime = cloud.client("sagemaker-runtime")
-    before = {p.pid for p in gunicorn_masters(cloud.pid, two_instances)}
+    before = {p.pid for p in gunicorn_masters(cloud, two_instances)}
     answers: list[int] = []
     errors: list[str] = []
     done = threading.Event()
@@ -101,7 +94,7 @@ def test_a_killed_instance_is_replaced_and_requests_go_to_the_live_one(sm, cloud
         while time.monotonic() < deadline:
             variant = sm.describe_endpoint(EndpointName=two_instances)["ProductionVariants"][0]
             counts.append(variant["CurrentInstanceCount"])
-            after = {p.pid for p in gunicorn_masters(cloud.pid, two_instances)}
+            after = {p.pid for p in gunicorn_masters(cloud, two_instances)}
             if 1 in counts and variant["CurrentInstanceCount"] == 2 and len(after) == 2 and victim.pid not in after:
                 break
             time.sleep(0.05)
@@ -146,7 +139,7 @@ def test_what_a_model_starts_dies_with_its_instance_and_with_the_cloud(tmp_path)
 def test_the_socket_is_gone_with_the_endpoint(sm, s3, cloud) -> None:
     name = deploy(sm, create_config(sm, create_model(sm, s3, upload_model(s3))))
     assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
-    (master,) = gunicorn_masters(cloud.pid, name)
+    (master,) = gunicorn_masters(cloud, name)
     path = socket_path(master)
     assert path.is_socket()
     sm.delete_endpoint(EndpointName=name)

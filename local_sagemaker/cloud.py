@@ -18,7 +18,6 @@ from werkzeug.serving import make_server
 from local_sagemaker import daemon
 from local_sagemaker.account import ROLE_NAME
 from local_sagemaker.aws import LocalAws
-from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.batch.api import TransformService
 from local_sagemaker.batch.engine import TransformRunner
 from local_sagemaker.framework_envs import FrameworkEnvs
@@ -26,9 +25,10 @@ from local_sagemaker.front import Front, own_address_only
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.hosting.runtime import Runtime, error_body
+from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.processes import is_alive
 from local_sagemaker.signatures import Signatures, issue_key
-from local_sagemaker.tags import TagStore
 from local_sagemaker.training.api import TrainingService
 from local_sagemaker.training.execution import TrainingRunner
 

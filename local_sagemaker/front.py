@@ -19,8 +19,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from local_sagemaker import side_calls
 from local_sagemaker.account import DEFAULT_REGION
-from local_sagemaker.aws_errors import AwsError, ValidationError, error_response, internal_failure
-from local_sagemaker.page_tokens import PageTokens
+from local_sagemaker.platform.errors import AwsError, ValidationError, error_response, internal_failure
+from local_sagemaker.platform.page_tokens import PageTokens
 from local_sagemaker.signatures import Signatures, family_of
 from local_sagemaker.validation import answer_violations, check_request, operation_model, validation_message
 

@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 from moto.sts.models import sts_backends
 
 from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.aws_errors import AwsError
+from local_sagemaker.platform.errors import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # What each protocol family answers (AWS's common errors; S3's own codes; JSON services' exception names).

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from local_sagemaker.aws_errors import ResourceInUse, ValidationError
-from local_sagemaker.listing import matches
-from local_sagemaker.resource_names import arn, check_name
-from local_sagemaker.tags import TagStore
-from local_sagemaker.training.record import now
+from local_sagemaker.platform.clock import now
+from local_sagemaker.platform.errors import ResourceInUse, ValidationError
+from local_sagemaker.platform.listing import matches
+from local_sagemaker.platform.names import arn, check_name
+from local_sagemaker.platform.tags import TagStore
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 ECHOED = ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Environment")

@@ -23,9 +23,9 @@ from local_sagemaker.batch import data_processing as dp
 from local_sagemaker.batch.api import TransformJobRecord
 from local_sagemaker.batch.data_log import DataLog
 from local_sagemaker.framework_envs import FrameworkEnvs
+from local_sagemaker.platform.s3 import split_s3_uri
 from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
-from local_sagemaker.training.workspace import split_s3_uri
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 MB = 1024 * 1024

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from local_sagemaker.aws import LocalAws
-from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import FrameworkEnvs
 from local_sagemaker.hosting.endpoint import Endpoint
-from local_sagemaker.resource_names import arn, check_name
+from local_sagemaker.platform.clock import now
+from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.platform.names import arn, check_name
+from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
-from local_sagemaker.tags import TagStore
-from local_sagemaker.training.record import now
 
 MEMORY_SIZES = range(1024, 6145, 1024)
 # How long a serverless endpoint keeps its instance without requests (AWS: minutes, not documented).

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from local_sagemaker.platform.clock import now
 from local_sagemaker.serving.instance import ModelServer
-from local_sagemaker.training.record import now
 
 
 @dataclass

@@ -15,10 +15,10 @@ import json
 import time
 
 from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.aws_errors import AwsError
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.platform.errors import AwsError
 from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer
 

@@ -16,14 +16,14 @@ from typing import Any
 import psutil
 
 from local_sagemaker.aws import LocalAws
-from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs
 from local_sagemaker.network_isolation import network_isolation
+from local_sagemaker.platform.logs import LogStreamWriter
+from local_sagemaker.platform.s3 import split_s3_uri
 from local_sagemaker.processes import is_alive, output_lines, spawn_container, terminate_group
 from local_sagemaker.serving.client import ContainerClient
 from local_sagemaker.serving.requirements import InstallModuleError, install_requirements
-from local_sagemaker.training.workspace import split_s3_uri
 from local_sagemaker.utilization import UtilizationSampler
 
 MEMORY_SAMPLE_SECONDS = 0.05

@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from local_sagemaker.aws_errors import ResourceInUse, ValidationError
 from local_sagemaker.framework import check_image
-from local_sagemaker.listing import matches
-from local_sagemaker.resource_names import arn as resource_arn
-from local_sagemaker.resource_names import check_name
-from local_sagemaker.tags import TagStore
+from local_sagemaker.platform.errors import ResourceInUse, ValidationError
+from local_sagemaker.platform.listing import matches
+from local_sagemaker.platform.names import arn as resource_arn
+from local_sagemaker.platform.names import check_name
+from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.training.record import TrainingJobRecord
 
 SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {

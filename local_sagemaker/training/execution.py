@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from local_sagemaker.aws import LocalAws
-from local_sagemaker.cloudwatch_logs import LogStreamWriter
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs, layered_python
 from local_sagemaker.network_isolation import network_isolation
+from local_sagemaker.platform.logs import LogStreamWriter
 from local_sagemaker.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
 from local_sagemaker.training.record import TrainingJobRecord

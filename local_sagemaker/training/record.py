@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from local_sagemaker.platform.clock import now
 
 FINISHED = ("Completed", "Failed", "Stopped")
 # Request fields DescribeTrainingJob echoes back as they were sent.
@@ -27,10 +29,6 @@ ECHOED = (
     "CheckpointConfig",
     "ExperimentConfig",
 )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -7,7 +7,8 @@ import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+
+from local_sagemaker.platform.s3 import split_s3_uri
 
 HOST = "algo-1"
 # Where the platform puts this tree in a container; the local cloud relocates it (SAGEMAKER_BASE_DIR).
@@ -16,11 +17,6 @@ CONTAINER_ROOT = "/opt/ml"
 
 class ChannelError(Exception):
     """An input channel SageMaker could not download; the message is the FailureReason AWS gives."""
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 class Workspace:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from local_sagemaker.aws_errors import ValidationError
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import (
     CONTAINERS,
@@ -33,6 +32,7 @@ from local_sagemaker.framework_envs import (
     sdk_framework_versions,
     uv_binary,
 )
+from local_sagemaker.platform.errors import ValidationError
 from local_sagemaker.serving.instance import ACCESS_LOG_FORMAT
 
 VERSION = "1.2-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.aws_errors import ValidationError
+from local_sagemaker.platform.errors import ValidationError
 
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

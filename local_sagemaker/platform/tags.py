@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from local_sagemaker.aws_errors import ValidationError
+from local_sagemaker.platform.errors import ValidationError
 
 
 class TagStore:

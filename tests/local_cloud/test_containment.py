@@ -22,10 +22,9 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from local_sagemaker import daemon
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, unique, wait
-from tests.local_cloud.processes import alive
+from tests.local_cloud.processes import alive, cloud_of_its_own
 
 TWO_ROWS = ("0," * 63 + "0\n") * 2  # two digits' pixel rows, all blank
 def eventually(probe: Callable[[], object], timeout: float = 30) -> object:
@@ -242,12 +241,7 @@ def test_max_runtime_wins_over_children_that_left_the_group(sm, s3, tmp_path) ->
 
 def test_nothing_a_job_started_survives_the_cloud_killed_with_sigkill(tmp_path) -> None:
     """A cloud of its own (the session's must live on): kill -9 it while a job's children run."""
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    info, started = daemon.find_or_start(state, idle_seconds=None)
-    assert started
-    sm, s3 = info.client("sagemaker"), info.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    info, sm, s3 = cloud_of_its_own(tmp_path)
     pid_file = tmp_path / "pids"
     try:
         submit(sm, s3, leaving(pid_file, "time.sleep(300)"))

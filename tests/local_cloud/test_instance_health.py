@@ -19,7 +19,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_sagemaker import daemon
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
@@ -28,8 +27,7 @@ from tests.local_cloud.hosting import (
     upload_model,
     wait_endpoint,
 )
-from tests.local_cloud.jobs import BUCKET
-from tests.local_cloud.processes import alive
+from tests.local_cloud.processes import alive, cloud_of_its_own
 
 ROWS = "\n".join([",".join(["0"] * 64)] * 2)  # two digits (one CSV row decodes as 1-D, as in the container)
 
@@ -110,12 +108,7 @@ def test_a_killed_instance_is_replaced_and_requests_go_to_the_live_one(sm, cloud
 
 def test_what_a_model_starts_dies_with_its_instance_and_with_the_cloud(tmp_path) -> None:
     """A cloud of its own, killed with SIGKILL while a model's setsid'd child runs."""
-    state = tmp_path / "state"
-    state.mkdir(mode=0o700)
-    info, started = daemon.find_or_start(state, idle_seconds=None)
-    assert started
-    sm, s3 = info.client("sagemaker"), info.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    info, sm, s3 = cloud_of_its_own(tmp_path)
     pid_file = tmp_path / "pids"
     script = (
         "import os, subprocess, joblib\n"

@@ -1,4 +1,4 @@
-"""``python -m local_sagemaker up|status|down``: the local cloud from a terminal."""
+"""``python -m local_sagemaker up|status|down|reset``: the local cloud from a terminal."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import argparse
 import logging
 from pathlib import Path
 
-from local_sagemaker import daemon
+from local_sagemaker import daemon, state_report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_sagemaker", description="The SageMaker Maze's offline local cloud.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start it in the background (until `down`) and print its endpoint")
-    commands.add_parser("status", help="say whether it runs, and where")
+    commands.add_parser("status", help="say whether it runs, where, and what its state holds")
     commands.add_parser("down", help="stop it and every job process it started")
+    reset = commands.add_parser("reset", help="stop it and wipe its state (asks first)")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
     serve = commands.add_parser("serve", help="run it in the foreground (what `up` starts)")
     serve.add_argument("--state-dir", type=Path, required=True)
     serve.add_argument("--idle-seconds", type=float, default=None)
@@ -41,8 +43,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running but not answering: pid {pid} (state {state}); `down` stops it")
             return 1
         print(f"running: {info.endpoint} (pid {info.pid}, state {state})" if info else f"not running (state {state})")
+        print("\n".join(state_report.report(state, info)))
         return 0 if info else 3
+    elif args.command == "reset":
+        return _reset(state, args.yes)
     else:
         info = daemon.stop(state)
         print(f"stopped pid {info.pid}" if info else "not running")
+    return 0
+
+
+def _reset(state: Path, yes: bool) -> int:
+    """Stop the cloud and wipe what its state holds, after a confirmation: nothing in it comes back."""
+    print("\n".join(state_report.report(state, None)))
+    if not yes and input(f"Stop the local cloud and delete everything in {state}? [y/N] ").strip().lower() != "y":
+        print("nothing deleted")
+        return 1
+    info = daemon.stop(state)
+    state_report.wipe(state)
+    print(f"{'stopped pid ' + str(info.pid) + ', ' if info else ''}wiped {state}")
     return 0

@@ -20,7 +20,7 @@ from local_sagemaker.account import ROLE_NAME
 from local_sagemaker.aws import LocalAws
 from local_sagemaker.batch.api import TransformService
 from local_sagemaker.batch.engine import TransformRunner
-from local_sagemaker.framework_envs import FrameworkEnvs
+from local_sagemaker.framework_envs import FrameworkEnvs, frameworks_dir
 from local_sagemaker.front import Front, own_address_only
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
@@ -173,11 +173,3 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
-
-def frameworks_dir(state_dir: Path) -> Path:
-    """Where the framework environments live: ``<state dir>/frameworks``, or ``MAZE_FRAMEWORKS_DIR``.
-
-    The override lets the clouds a test session starts (each in a state dir of its own) share one build
-    of each environment.
-    """
-    return Path(os.environ.get("MAZE_FRAMEWORKS_DIR") or state_dir / "frameworks")

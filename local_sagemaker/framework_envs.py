@@ -426,3 +426,17 @@ def _same_filesystem(a: Path, b: Path) -> bool:
         return path.stat().st_dev
 
     return device(a) == device(b)
+
+
+def frameworks_dir(state_dir: Path) -> Path:
+    """Where the framework environments live: ``<state dir>/frameworks``, or ``MAZE_FRAMEWORKS_DIR``.
+
+    The override lets the clouds a test session starts (each in a state dir of its own) share one build
+    of each environment.
+    """
+    return Path(os.environ.get("MAZE_FRAMEWORKS_DIR") or state_dir / "frameworks")
+
+
+def built_versions(root: Path) -> list[str]:
+    """The framework versions whose environment is complete under ``root``."""
+    return sorted(v for v in CONTAINERS if _current(root / v, CONTAINERS[v]))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from local_sagemaker import daemon
@@ -25,7 +25,10 @@ from local_sagemaker.front import Front, own_address_only
 from local_sagemaker.hosting.api import HostingService
 from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.hosting.runtime import Runtime, error_body
+from local_sagemaker.platform.cloudwatch_journal import CloudWatchJournal
+from local_sagemaker.platform.durable_s3 import DurableS3, S3Store
 from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.platform.records import FILE_NAME, RecordStore
 from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.processes import is_alive
 from local_sagemaker.signatures import Signatures, issue_key
@@ -53,20 +56,35 @@ class LocalCloud:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.key = issue_key()
         self.aws = LocalAws(self.endpoint, self.key)
-        tags = TagStore()
+        # What the cloud was given, read back here, before anything is served: S3's objects and CloudWatch's
+        # logs and metrics into moto, then the control plane's records (endpoints restart from S3).
+        moto = DomainDispatcherApplication(create_backend_app)
+        self.s3_store = S3Store(state_dir / "s3")
+        self.s3_store.restore()
+        self.journal = CloudWatchJournal(state_dir / "cloudwatch.sqlite")
+        self.journal.replay(moto)
+        moto_apps = {
+            "s3": DurableS3(moto, self.s3_store),
+            **{service: self.journal.middleware(moto, service) for service in ("logs", "monitoring")},
+        }
+        self.records = RecordStore(state_dir / FILE_NAME)
+        tags = TagStore(self.records)
         frameworks = FrameworkEnvs(frameworks_dir(state_dir))
         self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws, frameworks)
-        self.training = TrainingService(start_job=self.runner.start, tags=tags)
-        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks)
+        self.training = TrainingService(start_job=self.runner.start, tags=tags, store=self.records)
+        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records)
         self.transformer = TransformRunner(
             state_dir / "jobs" / "transform", self.aws, self.hosting.models, frameworks
         )
-        self.transforms = TransformService(self.hosting.models, self.transformer.start, tags)
+        self.transforms = TransformService(self.hosting.models, self.transformer.start, tags, self.records)
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
         runtime = Runtime(self.hosting, self.metrics)
         actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
         routes = {"health": self._health, "clients": self._add_client}
-        front = Front(actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key))
+        front = Front(
+            actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key),
+            moto=moto, moto_apps=moto_apps,
+        )  # fmt: skip
         front = own_address_only(front, self.port)
         self.server = make_server("127.0.0.1", self.port, front, threaded=True, request_handler=MotoRequestHandler)
         self.clients = KernelClients()
@@ -100,6 +118,9 @@ class LocalCloud:
             self.hosting.shutdown()
             self.metrics.close()
             self.server.shutdown()
+            self.records.close()  # after the runners: the ends of the jobs they stopped are written
+            self.journal.close()
+            self.s3_store.close()
 
     def _bootstrap(self) -> None:
         """The account a participant finds on AWS: an execution role SageMaker may assume."""

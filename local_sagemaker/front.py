@@ -31,6 +31,7 @@ MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})
 MOTO_OWN_PATHS = ("/moto-api", "/latest/meta-data/", "/latest/api/")
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
+WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
 Route = Callable[[dict[str, Any]], dict[str, Any]]
 # InvokeEndpoint: endpoint name, body, request headers, region -> status, response headers, body.
 Invoke = Callable[[str, bytes, dict[str, str], str], tuple[int, dict[str, str], bytes]]
@@ -81,9 +82,14 @@ class Front:
         invoke: Invoke,
         invoke_error: ErrorBody,
         signatures: Signatures,
+        moto: WSGIApp | None = None,
+        moto_apps: dict[str, WSGIApp] | None = None,
     ) -> None:
+        """``moto``: moto's dispatcher (a new one by default); ``moto_apps``: what answers a service in its place
+        (moto behind the durable stores: S3's, CloudWatch's journal)."""
         self.signatures = signatures
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = moto or DomainDispatcherApplication(create_backend_app)
+        self.moto_apps = moto_apps or {}
         self.sagemaker_actions = {**side_calls.actions(), **sagemaker_actions}
         self.page_tokens = PageTokens()
         self.routes = routes
@@ -100,7 +106,7 @@ class Front:
         except AwsError as refusal:
             return self._send(start_response, *error_response(refusal, family_of(environ) == "json"))
         if service in MOTO_SERVICES:
-            return self.moto(environ, start_response)
+            return self.moto_apps.get(service, self.moto)(environ, start_response)
         request_id = environ[REQUEST_ID] = str(uuid.uuid4())
 
         def answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

@@ -20,17 +20,17 @@ MB = 1024 * 1024
 
 def disk_usage(path: Path) -> int:
     """Bytes under ``path``, each file once however many hard links it has (as ``du`` counts)."""
+    paths = [path] if path.is_file() else (Path(root, name) for root, _, files in os.walk(path) for name in files)
     seen: set[tuple[int, int]] = set()
     total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                stat = os.lstat(os.path.join(root, name))
-            except OSError:  # removed while we walk
-                continue
-            if (stat.st_dev, stat.st_ino) not in seen:
-                seen.add((stat.st_dev, stat.st_ino))
-                total += stat.st_blocks * 512
+    for file in paths:
+        try:
+            stat = os.lstat(file)
+        except OSError:  # removed while we walk
+            continue
+        if (stat.st_dev, stat.st_ino) not in seen:
+            seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_blocks * 512
     return total
 
 
@@ -38,6 +38,9 @@ def parts(state: Path) -> dict[str, int]:
     """Disk per part of the state directory: framework environments, job and instance folders, the rest."""
     frameworks = frameworks_dir(state)
     out = {"framework environments": disk_usage(frameworks) if frameworks.is_relative_to(state) else 0}
+    out["S3 objects"] = disk_usage(state / "s3")
+    # The control plane's records and the CloudWatch journal (SQLite, with their -wal and -shm files).
+    out["records, logs and metrics"] = sum(disk_usage(path) for path in state.glob("*.sqlite*"))
     out["jobs and instances"] = disk_usage(state / "jobs") + disk_usage(state / "endpoints")
     out["total"] = disk_usage(state)
     return out

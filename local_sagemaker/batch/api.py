@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from local_sagemaker.platform.clock import now
 from local_sagemaker.platform.errors import ResourceInUse, ValidationError
 from local_sagemaker.platform.listing import matches
 from local_sagemaker.platform.names import arn, check_name
+from local_sagemaker.platform.records import RecordStore, interrupted
 from local_sagemaker.platform.tags import TagStore
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 ECHOED = ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Environment")
+KIND = "TransformJob"
+# What lives as long as the process only; the rest is the record the store keeps (``state()``).
+TRANSIENT = ("lock", "stop_requested", "on_change")
 
 
 @dataclass
 class TransformJobRecord:
+    """One transform job; each change calls ``on_change(state())`` under the lock, in the order they happen."""
+
     request: dict[str, Any]
     arn: str
     status: str = "InProgress"
@@ -30,6 +37,7 @@ class TransformJobRecord:
     end_time: datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -44,11 +52,13 @@ class TransformJobRecord:
             self.failure_reason = failure_reason
             self.start_time = self.start_time or self.last_modified_time
             self.end_time = self.last_modified_time
+            self._changed()
 
     def mark_started(self) -> None:
         """TransformStartTime: the runner took the job (its status is InProgress, or Stopping already)."""
         with self.lock:
             self.start_time = self.start_time or now()
+            self._changed()
 
     def request_stop(self) -> None:
         """StopTransformJob: InProgress becomes Stopping in one step under the lock; an ended job stays ended."""
@@ -56,7 +66,16 @@ class TransformJobRecord:
             if self.status != "InProgress":
                 return
             self.status, self.last_modified_time = "Stopping", now()
+            self._changed()
         self.stop_requested.set()
+
+    def state(self) -> dict[str, Any]:
+        """What the store keeps of the job (the caller holds ``lock``, or the record is not shared yet)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.state())
 
     def describe(self) -> dict[str, Any]:
         with self.lock:
@@ -104,10 +123,27 @@ def _validate(request: dict[str, Any], models: dict[str, Any], region: str) -> N
 
 
 class TransformService:
-    def __init__(self, models: dict[str, Any], start_job: Callable[[TransformJobRecord], None], tags: TagStore) -> None:
-        self.models, self._start_job, self._tags = models, start_job, tags
+    """The transform jobs, kept in ``store``: read back at start, each change written before it is answered."""
+
+    def __init__(
+        self,
+        models: dict[str, Any],
+        start_job: Callable[[TransformJobRecord], None],
+        tags: TagStore,
+        store: RecordStore,
+    ) -> None:
+        self.models, self._start_job, self._tags, self._store = models, start_job, tags, store
         self._jobs: dict[str, TransformJobRecord] = {}
         self._lock = threading.Lock()
+        self._restore()
+
+    def _restore(self) -> None:
+        """The jobs of earlier runs; one still running then lost its instances with the cloud: it ends Failed."""
+        for state in self._store.load(KIND):
+            name = state["request"]["TransformJobName"]
+            record = self._jobs[name] = TransformJobRecord(**state, on_change=partial(self._store.put, KIND, name))
+            if record.status in ("InProgress", "Stopping"):
+                record.finish("Failed", interrupted("the job ran"))
 
     def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
         return {
@@ -123,7 +159,10 @@ class TransformService:
         with self._lock:
             if name in self._jobs:
                 raise ResourceInUse(f"Job name must be unique within an AWS account and region, and {name} exists.")
-            record = self._jobs[name] = TransformJobRecord(request, arn(region, "transform-job", name))
+            on_change = partial(self._store.put, KIND, name)
+            record = TransformJobRecord(request, arn(region, "transform-job", name), on_change=on_change)
+            self._jobs[name] = record
+            self._store.put(KIND, name, record.state())  # before the job starts and the call answers
         self._tags.register(record.arn, request.get("Tags"))
         self._start_job(record)
         return {"TransformJobArn": record.arn}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shutil
 import threading
 import time
 import uuid
@@ -48,6 +49,7 @@ class Instance:
 class TransformRunner:
     def __init__(self, root: Path, aws: LocalAws, models: dict[str, Any], frameworks: FrameworkEnvs) -> None:
         self.root, self.aws, self.models, self.frameworks = root, aws, models, frameworks
+        shutil.rmtree(root, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
 
     def start(self, record: TransformJobRecord) -> None:

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from local_sagemaker.hosting.endpoint import Endpoint
 from local_sagemaker.platform.clock import now
 from local_sagemaker.platform.errors import ValidationError
 from local_sagemaker.platform.names import arn, check_name
+from local_sagemaker.platform.records import RecordStore, interrupted
 from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
 
@@ -30,6 +32,8 @@ WATCH_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 Action = Callable[[dict[str, Any], str], dict[str, Any]]
+# The kinds of record in the store.
+MODEL, CONFIG, ENDPOINT = "Model", "EndpointConfig", "Endpoint"
 
 
 def _validate_variant(variant: dict[str, Any]) -> None:
@@ -52,16 +56,39 @@ def _validate_variant(variant: dict[str, Any]) -> None:
 
 
 class HostingService:
-    """The records and the endpoints' lifecycles; each endpoint comes up in its own thread."""
+    """The records and the endpoints' lifecycles; each endpoint comes up in its own thread.
 
-    def __init__(self, root: Path, aws: LocalAws, tags: TagStore, frameworks: FrameworkEnvs) -> None:
-        self.root, self.aws, self.tags, self.frameworks = root, aws, tags, frameworks
-        self.models: dict[str, dict[str, Any]] = {}
-        self.configs: dict[str, dict[str, Any]] = {}
+    Models, endpoint configs and endpoints live in ``store``: read back at start, each change written before
+    it is answered (an endpoint's status changes too, whichever thread makes them).
+    """
+
+    def __init__(
+        self, root: Path, aws: LocalAws, tags: TagStore, frameworks: FrameworkEnvs, store: RecordStore
+    ) -> None:
+        self.root, self.aws, self.tags, self.frameworks, self.store = root, aws, tags, frameworks, store
+        self.models: dict[str, dict[str, Any]] = {body["ModelName"]: body for body in store.load(MODEL)}
+        self.configs: dict[str, dict[str, Any]] = {body["EndpointConfigName"]: body for body in store.load(CONFIG)}
         self.endpoints: dict[str, Endpoint] = {}
+        shutil.rmtree(root, ignore_errors=True)  # an earlier run's instance folders: their processes died with it
+        for state in store.load(ENDPOINT):
+            self._restore(Endpoint(**state, on_change=partial(store.put, ENDPOINT, state["name"])))
         self._lock = threading.Lock()
         self._closing = threading.Event()
         threading.Thread(target=self._watch, name="endpoint-watcher", daemon=True).start()
+
+    def _restore(self, endpoint: Endpoint) -> None:
+        """An endpoint of an earlier run, whose instances went with that run's process.
+
+        InService stays InService with no instance yet: the watcher starts the missing ones in the background
+        (``_replace_dead``) and invocations meanwhile get the retryable ServiceUnavailable; a serverless endpoint
+        is cold until its next request. An update that was under way rolls back to the previous config, as a
+        failed update does; a creation that was under way fails.
+        """
+        if endpoint.status == "Updating":
+            endpoint.set_status("InService", f"Update failed: {interrupted('the update ran')}")
+        elif endpoint.status == "Creating":
+            endpoint.set_status("Failed", interrupted("the endpoint was being created"))
+        self.endpoints[endpoint.name] = endpoint
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -102,6 +129,7 @@ class HostingService:
             record.pop("Tags", None)
             record.pop("Containers", None)
             self.models[name] = record
+            self.store.put(MODEL, name, record)
         self.tags.register(record["ModelArn"], request.get("Tags"))
         return {"ModelArn": record["ModelArn"]}
 
@@ -112,6 +140,7 @@ class HostingService:
         self._get(self.models, request.get("ModelName", ""), "model", region)
         with self._lock:
             del self.models[request["ModelName"]]
+            self.store.delete(MODEL, request["ModelName"])
         return {}
 
     # endpoint configs ---------------------------------------------------------------------
@@ -133,6 +162,7 @@ class HostingService:
             record = {**request, "EndpointConfigArn": arn(region, "endpoint-config", name), "CreationTime": now()}
             record.pop("Tags", None)
             self.configs[name] = record
+            self.store.put(CONFIG, name, record)
         self.tags.register(record["EndpointConfigArn"], request.get("Tags"))
         return {"EndpointConfigArn": record["EndpointConfigArn"]}
 
@@ -143,6 +173,7 @@ class HostingService:
         self._get(self.configs, request.get("EndpointConfigName", ""), "endpoint-config", region)
         with self._lock:
             del self.configs[request["EndpointConfigName"]]
+            self.store.delete(CONFIG, request["EndpointConfigName"])
         return {}
 
     # endpoints ----------------------------------------------------------------------------
@@ -152,7 +183,10 @@ class HostingService:
         with self._lock:
             if name in self.endpoints:
                 raise ValidationError(f'Cannot create already existing endpoint "{arn(region, "endpoint", name)}".')
-            endpoint = self.endpoints[name] = Endpoint(name, arn(region, "endpoint", name), config)
+            on_change = partial(self.store.put, ENDPOINT, name)
+            endpoint = Endpoint(name, arn(region, "endpoint", name), config, on_change=on_change)
+            self.endpoints[name] = endpoint
+            self.store.put(ENDPOINT, name, endpoint.state())
         self.tags.register(endpoint.arn, request.get("Tags"))
         threading.Thread(target=self._bring_up, args=(endpoint, config, region), daemon=True).start()
         return {"EndpointArn": endpoint.arn}
@@ -174,7 +208,11 @@ class HostingService:
         endpoint = self.endpoint(request.get("EndpointName", ""), region)
         with self._lock:
             self.endpoints.pop(endpoint.name, None)
+        # Detached first: a status change under way (an instance that came up) writes before the record goes,
+        # and none writes after.
+        endpoint.on_change = None
         endpoint.set_status("Deleting")
+        self.store.delete(ENDPOINT, endpoint.name)
         stop_all(endpoint.instances)
         return {}
 

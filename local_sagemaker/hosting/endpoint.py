@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,14 @@ from typing import Any
 from local_sagemaker.platform.clock import now
 from local_sagemaker.serving.instance import ModelServer
 
+# What the store keeps of an endpoint (``state()``); its instances and counters live as long as the process.
+PERSISTED = ("name", "arn", "config", "status", "failure_reason", "creation_time", "last_modified_time")
+
 
 @dataclass
 class Endpoint:
+    """Each status change calls ``on_change(state())`` under the lock, in the order they happen."""
+
     name: str
     arn: str
     config: dict[str, Any]
@@ -29,6 +35,7 @@ class Endpoint:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     scaling: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _turn: itertools.count = field(default_factory=itertools.count, repr=False)
+    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def variant(self) -> dict[str, Any]:
@@ -70,11 +77,21 @@ class Endpoint:
             if self.status != expected:
                 return False
             self.status, self.failure_reason, self.last_modified_time = status, None, now()
+            self._changed()
             return True
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self.lock:
             self.status, self.failure_reason, self.last_modified_time = status, failure_reason, now()
+            self._changed()
+
+    def state(self) -> dict[str, Any]:
+        """What the store keeps (the caller holds ``lock``, or the endpoint is not shared yet)."""
+        return {name: getattr(self, name) for name in PERSISTED}
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.state())
 
     def describe(self, images: dict[str, str]) -> dict[str, Any]:
         with self.lock:

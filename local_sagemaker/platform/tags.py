@@ -7,18 +7,27 @@ from collections.abc import Callable
 from typing import Any
 
 from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.platform.records import RecordStore
+
+KIND = "Tags"
 
 
 class TagStore:
-    """Tags by ARN; a resource is taggable once its service registers it at creation."""
+    """Tags by ARN; a resource is taggable once its service registers it at creation. Each ARN's tags are one
+    record of ``store``, written before the call that changed them answers."""
 
-    def __init__(self) -> None:
-        self._tags: dict[str, dict[str, str]] = {}
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+        self._tags: dict[str, dict[str, str]] = {body["arn"]: body["tags"] for body in store.load(KIND)}
         self._lock = threading.Lock()
 
     def register(self, arn: str, tags: list[dict[str, str]] | None) -> None:
         with self._lock:
             self._tags[arn] = {tag["Key"]: tag["Value"] for tag in tags or []}
+            self._save(arn)
+
+    def _save(self, arn: str) -> None:
+        self._store.put(KIND, arn, {"arn": arn, "tags": self._tags[arn]})
 
     def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
         return {"AddTags": self.add, "ListTags": self.list, "DeleteTags": self.delete}
@@ -32,6 +41,7 @@ class TagStore:
         with self._lock:
             tags = self._of(request["ResourceArn"])
             tags.update({tag["Key"]: tag["Value"] for tag in request.get("Tags", [])})
+            self._save(request["ResourceArn"])
             return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
     def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
@@ -43,4 +53,5 @@ class TagStore:
             tags = self._of(request["ResourceArn"])
             for key in request.get("TagKeys", []):
                 tags.pop(key, None)
+            self._save(request["ResourceArn"])
             return {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from local_sagemaker.framework import check_image
@@ -12,6 +13,7 @@ from local_sagemaker.platform.errors import ResourceInUse, ValidationError
 from local_sagemaker.platform.listing import matches
 from local_sagemaker.platform.names import arn as resource_arn
 from local_sagemaker.platform.names import check_name
+from local_sagemaker.platform.records import RecordStore, interrupted
 from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.training.record import TrainingJobRecord
 
@@ -20,6 +22,7 @@ SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
     "Name": lambda r: r.name,
     "Status": lambda r: r.status,
 }
+KIND = "TrainingJob"
 
 
 def _validate(request: dict[str, Any]) -> None:
@@ -61,13 +64,29 @@ def _validate(request: dict[str, Any]) -> None:
 
 
 class TrainingService:
-    """CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and StopTrainingJob over one set of records."""
+    """CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and StopTrainingJob over one set of records.
 
-    def __init__(self, start_job: Callable[[TrainingJobRecord], None], tags: TagStore) -> None:
+    The records live in ``store``: read back at start, each change written before it is answered.
+    """
+
+    def __init__(self, start_job: Callable[[TrainingJobRecord], None], tags: TagStore, store: RecordStore) -> None:
         self._start_job = start_job
         self._tags = tags
+        self._store = store
         self._jobs: dict[str, TrainingJobRecord] = {}
         self._lock = threading.Lock()
+        self._restore()
+
+    def _restore(self) -> None:
+        """The jobs of earlier runs; one still running then lost its process with the cloud: it ends Failed.
+
+        A cloud stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
+        """
+        for state in self._store.load(KIND):
+            name = state["request"]["TrainingJobName"]
+            record = self._jobs[name] = TrainingJobRecord(**state, on_change=partial(self._store.put, KIND, name))
+            if record.status in ("InProgress", "Stopping"):
+                record.finish("Failed", "Failed", "Training job failed", interrupted("the job ran"))
 
     def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
         return {
@@ -87,7 +106,9 @@ class TrainingService:
                     "Training job names must be unique within an AWS account and region, and a training job "
                     f"with this name already exists ({arn})"
                 )
-            record = self._jobs[name] = TrainingJobRecord(request=request, arn=arn)
+            # Written (its first transition) before the job starts and the call answers.
+            on_change = partial(self._store.put, KIND, name)
+            record = self._jobs[name] = TrainingJobRecord(request=request, arn=arn, on_change=on_change)
         self._tags.register(arn, request.get("Tags"))
         self._start_job(record)
         return {"TrainingJobArn": arn}

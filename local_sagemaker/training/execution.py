@@ -34,6 +34,7 @@ class TrainingRunner:
 
     def __init__(self, jobs_dir: Path, aws: LocalAws, frameworks: FrameworkEnvs) -> None:
         self.jobs_dir, self.aws, self.frameworks = jobs_dir, aws, frameworks
+        shutil.rmtree(jobs_dir, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
 
     def start(self, record: TrainingJobRecord) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -29,11 +30,17 @@ ECHOED = (
     "CheckpointConfig",
     "ExperimentConfig",
 )
+# What the record keeps on disk (``state()``); the rest lives as long as the process.
+TRANSIENT = ("lock", "stop_requested", "on_change")
 
 
 @dataclass
 class TrainingJobRecord:
-    """One job's state; the runner thread writes it, API calls read it, both under ``lock``."""
+    """One job's state; the runner thread writes it, API calls read it, both under ``lock``.
+
+    Every change calls ``on_change(state())`` under the lock, so the service's store holds each
+    transition before the call that made it returns, in the order they happened.
+    """
 
     request: dict[str, Any]
     arn: str
@@ -49,6 +56,7 @@ class TrainingJobRecord:
     final_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The defaults AWS fills in and DescribeTrainingJob shows (the SDK's attach() relies on some).
@@ -63,7 +71,8 @@ class TrainingJobRecord:
             "EnableManagedSpotTraining",
         ):
             request.setdefault(flag, False)
-        self.transition("Starting", "Launching requested ML instances")
+        if not self.transitions:  # a new job; a record read back from the store has its history
+            self.transition("Starting", "Launching requested ML instances")
 
     @property
     def name(self) -> str:
@@ -73,6 +82,7 @@ class TrainingJobRecord:
         """Close the current secondary status and open the next, as SecondaryStatusTransitions records them."""
         with self.lock:
             self._transition(secondary_status, message)
+            self._changed()
 
     def request_stop(self) -> str | None:
         """StopTrainingJob: InProgress becomes Stopping in one step under the lock, so a job that ends meanwhile
@@ -82,6 +92,7 @@ class TrainingJobRecord:
                 return self.status
             self.status = "Stopping"
             self._transition("Stopping", "Stopping the training job")
+            self._changed()
         self.stop_requested.set()
         return None
 
@@ -106,11 +117,21 @@ class TrainingJobRecord:
             self.failure_reason = failure_reason
             self.training_start_time = self.training_start_time or self.last_modified_time
             self.training_end_time = self.last_modified_time
+            self._changed()
 
     def record_metric(self, name: str, value: float) -> None:
         """FinalMetricDataList keeps the last value each metric reported."""
         with self.lock:
             self.final_metrics[name] = {"MetricName": name, "Value": value, "Timestamp": now()}
+            self._changed()
+
+    def state(self) -> dict[str, Any]:
+        """What the store keeps of the job (the caller holds ``lock``, or the record is not shared yet)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.state())
 
     def artifact_uri(self) -> str:
         """Where SageMaker puts the job's model.tar.gz: ``<S3OutputPath>/<job>/output/model.tar.gz``."""

@@ -6,8 +6,11 @@ the CloudWatch journal commits before moto's answer leaves).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,5 +74,40 @@ def test_logs_metrics_jobs_and_objects_read_the_same_after_a_restart(tmp_path, s
         info, started = daemon.find_or_start(state, idle_seconds=None)
         assert started
         assert evidence(info, job) == before
+    finally:
+        daemon.stop(state)
+
+
+UPLOADER = """
+import hashlib, os, sys
+from local_sagemaker import daemon
+s3 = daemon.find(daemon.state_dir()).client("s3")
+for i in range(100000):
+    body = os.urandom(1024 * (1 + i % 300))
+    s3.put_object(Bucket=sys.argv[1], Key=f"loop/{i}", Body=body)
+    print(f"loop/{i} {hashlib.sha256(body).hexdigest()}", flush=True)
+"""
+
+
+def test_every_acknowledged_upload_survives_a_kill_in_the_middle_of_uploads(tmp_path) -> None:
+    info, _, _ = cloud_of_its_own(tmp_path)
+    state = info.state_dir
+    env = {**os.environ, "MAZE_STATE_DIR": str(state)}
+    uploader = subprocess.Popen(
+        [sys.executable, "-c", UPLOADER, BUCKET], env=env, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL
+    )
+    try:
+        acknowledged = [uploader.stdout.readline().split() for _ in range(150)]
+        os.kill(info.pid, signal.SIGKILL)  # while the uploader keeps putting
+        acknowledged += [line.split() for line in uploader.stdout.read().splitlines()]
+    finally:
+        uploader.kill()
+        uploader.wait()
+    info, started = daemon.find_or_start(state, idle_seconds=None)
+    try:
+        assert started
+        s3 = info.client("s3")
+        for key, digest in acknowledged:
+            assert hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest() == digest, key
     finally:
         daemon.stop(state)

@@ -24,6 +24,7 @@ from local_sagemaker import daemon
 from local_sagemaker.state_report import wipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.s3_durability import timed  # noqa: E402 - a median in ms
 from tests.local_cloud.jobs import BUCKET, submit, wait  # noqa: E402 - the tests' way to submit a job
 
 KB, MB = 1024, 1024 * 1024
@@ -33,15 +34,6 @@ def start_seconds(state: Path) -> float:
     started = time.perf_counter()
     daemon.find_or_start(state, idle_seconds=None)
     return time.perf_counter() - started
-
-
-def median_ms(action, times: int) -> float:
-    samples = []
-    for _ in range(times):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -68,10 +60,10 @@ def main() -> None:
             list(tqdm(pool.map(lambda job: wait(sm, job, timeout=900), jobs), total=args.jobs, desc="jobs"))
         small, large = b"x" * KB, b"x" * (10 * MB)
         figures = {
-            "PUT 1 KB": median_ms(lambda: s3.put_object(Bucket=BUCKET, Key="b/small", Body=small), 200),
-            "GET 1 KB": median_ms(lambda: s3.get_object(Bucket=BUCKET, Key="b/small")["Body"].read(), 200),
-            "PUT 10 MB": median_ms(lambda: s3.put_object(Bucket=BUCKET, Key="b/large", Body=large), 5),
-            "GET 10 MB": median_ms(lambda: s3.get_object(Bucket=BUCKET, Key="b/large")["Body"].read(), 5),
+            "PUT 1 KB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/small", Body=small), 200),
+            "GET 1 KB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/small")["Body"].read(), 200),
+            "PUT 10 MB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/large", Body=large), 5),
+            "GET 10 MB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/large")["Body"].read(), 5),
         }
         restarts = []
         for _ in range(args.runs):

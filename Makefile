@@ -36,6 +36,9 @@ bench: setup
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/endpoints.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/s3_durability.py
+	$(BIN)/python benchmarks/durable_state.py
+	$(BIN)/python benchmarks/framework_envs.py
 
 clean:
 	$(BIN)/python -m local_sagemaker down || true

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from local_sagemaker import daemon, state_report
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         daemon.private_dir(args.state_dir)
+        # Whatever the cloud and its jobs write (S3's store, records, journals, job folders) is its user's alone.
+        os.umask(0o077)
         LocalCloud(args.state_dir, idle_seconds=args.idle_seconds).serve()
         return 0
     state = daemon.state_dir()

@@ -99,6 +99,14 @@ def test_the_running_clouds_files_are_its_users_alone(cloud) -> None:
         assert mode(cloud.state_dir / name) == 0o600, name
 
 
+def test_what_the_cloud_keeps_is_its_users_alone(cloud, s3) -> None:
+    """S3's store (index and data files), the records and the CloudWatch journal: owner-only, like the rest."""
+    s3.put_object(Bucket=BUCKET, Key="private/large", Body=b"x" * (512 * 1024))  # a data file, not an index row
+    kept = [p for p in (cloud.state_dir / "s3").rglob("*") if p.is_file()] + list(cloud.state_dir.glob("*.sqlite*"))
+    assert any(p.parent.name == "data" for p in kept) and any(p.name == "records.sqlite" for p in kept)
+    assert [p for p in kept if mode(p) & 0o077] == [], "readable or writable by others"
+
+
 def test_a_new_state_dir_is_private_even_where_it_existed_open(tmp_path, monkeypatch) -> None:
     fresh, existing = tmp_path / "fresh" / "state", tmp_path / "existing"
     existing.mkdir(mode=0o755)

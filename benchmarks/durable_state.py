@@ -36,6 +36,37 @@ def start_seconds(state: Path) -> float:
     return time.perf_counter() - started
 
 
+def measure(state: Path, args: argparse.Namespace) -> tuple[list[float], list[float], int, dict[str, float]]:
+    """Cold starts, the state filled, S3 timed through the front, restarts; the cloud is left running."""
+    cold = []
+    for _ in range(args.runs):
+        cold.append(start_seconds(state))
+        daemon.stop(state)
+        wipe(state)  # empty again: the next start is cold too
+    info, _ = daemon.find_or_start(state, idle_seconds=None)
+    s3, sm = info.client("s3"), info.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    with ThreadPoolExecutor(8) as pool:
+        list(tqdm(pool.map(lambda i: s3.put_object(Bucket=BUCKET, Key=f"o/{i}", Body=b"x" * KB),
+                           range(args.objects)), total=args.objects, desc="objects"))  # fmt: skip
+        jobs = list(pool.map(lambda i: submit(sm, s3, f"print('loss={i}')"), range(args.jobs)))
+        list(tqdm(pool.map(lambda job: wait(sm, job, timeout=900), jobs), total=args.jobs, desc="jobs"))
+    small, large = b"x" * KB, b"x" * (10 * MB)
+    figures = {
+        "PUT 1 KB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/small", Body=small), 200),
+        "GET 1 KB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/small")["Body"].read(), 200),
+        "PUT 10 MB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/large", Body=large), 5),
+        "GET 10 MB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/large")["Body"].read(), 5),
+    }
+    restarts = []
+    for _ in range(args.runs):
+        daemon.stop(state)
+        restarts.append(start_seconds(state))
+    pages = daemon.find(state).client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    count = sum(page.get("KeyCount", 0) for page in pages)
+    return cold, restarts, count, figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=1000)
@@ -45,33 +76,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="maze-bench-state-") as folder:
         state = Path(folder)
         state.chmod(0o700)
-        cold = []
-        for _ in range(args.runs):
-            cold.append(start_seconds(state))
+        try:
+            cold, restarts, count, figures = measure(state, args)
+        finally:  # whatever failed, no cloud outlives the benchmark
             daemon.stop(state)
-            wipe(state)  # empty again: the next start is cold too
-        info, _ = daemon.find_or_start(state, idle_seconds=None)
-        s3, sm = info.client("s3"), info.client("sagemaker")
-        s3.create_bucket(Bucket=BUCKET)
-        with ThreadPoolExecutor(8) as pool:
-            list(tqdm(pool.map(lambda i: s3.put_object(Bucket=BUCKET, Key=f"o/{i}", Body=b"x" * KB),
-                               range(args.objects)), total=args.objects, desc="objects"))  # fmt: skip
-            jobs = list(pool.map(lambda i: submit(sm, s3, f"print('loss={i}')"), range(args.jobs)))
-            list(tqdm(pool.map(lambda job: wait(sm, job, timeout=900), jobs), total=args.jobs, desc="jobs"))
-        small, large = b"x" * KB, b"x" * (10 * MB)
-        figures = {
-            "PUT 1 KB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/small", Body=small), 200),
-            "GET 1 KB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/small")["Body"].read(), 200),
-            "PUT 10 MB": timed(lambda: s3.put_object(Bucket=BUCKET, Key="b/large", Body=large), 5),
-            "GET 10 MB": timed(lambda: s3.get_object(Bucket=BUCKET, Key="b/large")["Body"].read(), 5),
-        }
-        restarts = []
-        for _ in range(args.runs):
-            daemon.stop(state)
-            restarts.append(start_seconds(state))
-        pages = daemon.find(state).client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-        count = sum(page.get("KeyCount", 0) for page in pages)
-        daemon.stop(state)
     runs = ", ".join(f"{s:.2f}" for s in cold)
     print(f"cold start, empty state: median {statistics.median(cold):.2f} s (runs {runs})")
     print(

@@ -31,6 +31,7 @@ from local_sagemaker.platform.errors import ValidationError
 from local_sagemaker.platform.records import FILE_NAME, RecordStore
 from local_sagemaker.platform.tags import TagStore
 from local_sagemaker.processes import is_alive
+from local_sagemaker.serving.client import remove_stale_folders
 from local_sagemaker.signatures import Signatures, issue_key
 from local_sagemaker.training.api import TrainingService
 from local_sagemaker.training.execution import TrainingRunner
@@ -56,6 +57,7 @@ class LocalCloud:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.key = issue_key()
         self.aws = LocalAws(self.endpoint, self.key)
+        remove_stale_folders()  # the sockets' folders of clouds killed by SIGKILL
         # What the cloud was given, read back here, before anything is served: S3's objects and CloudWatch's
         # logs and metrics into moto, then the control plane's records (endpoints restart from S3).
         moto = DomainDispatcherApplication(create_backend_app)

@@ -361,10 +361,10 @@ class HostingService:
             return
         with endpoint.lock:
             endpoint.replacing -= 1
-            current = endpoint.config is config and endpoint.status == "InService"
+            current = endpoint.config is config and endpoint.status == "InService" and not self._closing.is_set()
             if current:
                 endpoint.instances.append(server)
-        if not current or self.endpoints.get(endpoint.name) is not endpoint:  # updated or deleted meanwhile
+        if not current or self.endpoints.get(endpoint.name) is not endpoint:  # updated, deleted or shut down meanwhile
             server.stop()
 
     def _scale_to_zero(self, endpoint: Endpoint) -> None:

@@ -9,15 +9,48 @@ instance (a loopback TCP port would answer anyone). As nginx does, the cloud say
 
 from __future__ import annotations
 
+import atexit
+import functools
 import http.client
+import os
 import shutil
 import socket
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_sagemaker.processes import is_alive
+
 # The address access lines show for the platform's requests (nginx's $remote_addr in the real container).
 PLATFORM_ADDRESS = "127.0.0.1"
+# The sockets' folder of one cloud process: /tmp/lsm-<pid>-<random>. Short on purpose: a Unix socket path is
+# limited to 107 bytes, which a path under the state directory with a 63-character endpoint name would exceed.
+FOLDER_PREFIX = "lsm-"
+
+
+@functools.cache
+def sockets_folder() -> Path:
+    """This process's folder for its instances' sockets (0700), made on first use and removed at its exit.
+
+    A cloud killed by SIGKILL cannot remove its own: the next cloud of the same user does, see
+    :func:`remove_stale_folders`.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def remove_stale_folders() -> None:
+    """Remove the sockets' folders of this user's clouds that are no longer running."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        try:
+            pid = int(folder.name.removeprefix(FOLDER_PREFIX).split("-")[0])
+            mine = folder.stat().st_uid == os.getuid()
+        except (ValueError, OSError):
+            continue
+        if mine and pid != os.getpid() and not is_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class ContainerUnreachable(Exception):
@@ -53,18 +86,10 @@ class _UnixConnection(http.client.HTTPConnection):
 
 @dataclass
 class ContainerClient:
-    """HTTP to one instance's gunicorn; a fresh connection per request (a request is never retried here).
-
-    ``folder`` is the socket's private folder, made short on purpose: a Unix socket path is limited to
-    107 bytes, which a path under the state directory with a 63-character endpoint name would exceed.
-    """
+    """HTTP to one instance's gunicorn; a fresh connection per request (a request is never retried here)."""
 
     user_agent: str | None = None
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lsm-")))
-
-    @property
-    def socket_path(self) -> Path:
-        return self.folder / "gunicorn.sock"
+    socket_path: Path = field(default_factory=lambda: sockets_folder() / f"{uuid.uuid4().hex[:16]}.sock")
 
     @property
     def bind(self) -> str:
@@ -102,6 +127,6 @@ class ContainerClient:
             return None
 
     def close(self) -> None:
-        """Remove the socket's folder (gunicorn has stopped)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove the socket (gunicorn has stopped)."""
+        self.socket_path.unlink(missing_ok=True)
 

@@ -27,6 +27,15 @@ def transform_fn(model, body, content_type, accept):
                        "flask": flask.__version__}), "application/json"
 """
 
+# The model's answer says which scikit-learn ran it (a default output_fn would not).
+SERVED_BY_FN = """
+import json, os, joblib, sklearn
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+def output_fn(prediction, accept):
+    return json.dumps({"sklearn": sklearn.__version__, "predictions": prediction.tolist()}), "application/json"
+"""
+
 
 def test_a_training_job_runs_in_its_framework_versions_environment(sm, s3, logs) -> None:
     script = (
@@ -97,13 +106,15 @@ def test_a_model_trained_in_1_2_1_is_served_by_1_2_1(sm, s3, cloud) -> None:
     )
     job = wait(sm, submit(sm, s3, script, image=IMAGE_1_2), timeout=600)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    model = create_model(sm, s3, job["ModelArtifacts"]["S3ModelArtifacts"], image=IMAGE_1_2)
+    model = create_model(sm, s3, job["ModelArtifacts"]["S3ModelArtifacts"], SERVED_BY_FN, image=IMAGE_1_2)
     name = deploy(sm, create_config(sm, model))
     try:
         assert wait_endpoint(sm, name, timeout=300)["EndpointStatus"] == "InService"
         answer = cloud.client("sagemaker-runtime").invoke_endpoint(
             EndpointName=name, Body=TWO_ROWS, ContentType="text/csv"
         )
-        assert len(json.loads(answer["Body"].read())) == 2, "one prediction per row"
+        served = json.loads(answer["Body"].read())
+        assert served["sklearn"] == "1.2.1", "the model's own framework version loads and runs it"
+        assert len(served["predictions"]) == 2, "one prediction per row"
     finally:
         sm.delete_endpoint(EndpointName=name)

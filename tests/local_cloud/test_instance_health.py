@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from local_sagemaker import daemon
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
@@ -136,6 +138,25 @@ def test_the_socket_is_gone_with_the_endpoint(sm, s3, cloud) -> None:
     path = socket_path(master)
     assert path.is_socket()
     sm.delete_endpoint(EndpointName=name)
-    assert not path.parent.exists()
+    assert not path.exists()
     with pytest.raises(OSError), socket.socket(socket.AF_UNIX) as probe:
         probe.connect(str(path))
+
+
+def test_socket_folders_go_with_their_cloud_and_a_killed_clouds_with_the_next_one(tmp_path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Path(tempfile.gettempdir()) / f"lsm-{dead.pid}-stale"
+    stale.mkdir(mode=0o700)
+    (stale / "left.sock").touch()
+    info, sm, s3 = cloud_of_its_own(tmp_path)
+    try:
+        assert not stale.exists(), "the next cloud removed the folder of a cloud that is gone"
+        name = deploy(sm, create_config(sm, create_model(sm, s3, upload_model(s3))))
+        assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+        (master,) = gunicorn_masters(info, name)
+        folder = socket_path(master).parent
+        assert folder.name.startswith(f"lsm-{info.pid}-")
+    finally:
+        daemon.stop(info.state_dir)
+    assert not folder.exists(), "a cloud that stops removes its sockets' folder"

@@ -9,15 +9,26 @@ from pathlib import Path
 
 from local_sagemaker.team import team_name
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m maze", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="{check,cleanup,handout}")
     check = commands.add_parser("check", help="the progress board: which tasks a team has done, with the evidence")
-    check.add_argument("--team", help="the team to check (default: MAZE_TEAM, the Studio user profile, or solo)")
-    check.add_argument("--repo", type=Path, default=ROOT, help="the team's clone, for tasks 1-2 (default: this one)")
+    which = check.add_mutually_exclusive_group()
+    which.add_argument("--team", help="the team to check (default: MAZE_TEAM, the Studio user profile, or solo)")
+    which.add_argument("--all", action="store_true", help="every team found (remote's branches, cloud's resources)")
+    files = check.add_mutually_exclusive_group()
+    files.add_argument(
+        "--remote",
+        metavar="URL",
+        help="the participants' repository (URL or path): tasks 1.1-1.2 are read from each team's branch teams/<team>",
+    )
+    files.add_argument(
+        "--repo",
+        type=Path,
+        metavar="DIR",
+        help="a team's clone at its branch, for tasks 1.1-1.2 (the answer key only when given: --repo .)",
+    )
     cleanup = commands.add_parser("cleanup", help="delete a team's endpoints, endpoint configs and models")
     cleanup.add_argument("--team", help="the team to clean up (default: MAZE_TEAM, the Studio user profile, or solo)")
     cleanup.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -35,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return handout(unknown + args.rest)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "check" and args.all:
+        if args.repo is not None:
+            parser.error("--all reads each team's branch: use --remote URL, not --repo (one team's clone)")
+        from maze.check import main as check
+
+        return check(None, remote=args.remote)
     if getattr(args, "team", None):
         os.environ["MAZE_TEAM"] = args.team  # so the connection's team is the one asked for, validated
     try:
@@ -45,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from maze.check import main as check
 
-        return check(args.repo)
+        return check(team_name(), args.repo, args.remote)
     if args.command == "cleanup":
         from maze.cleanup import main as cleanup
 

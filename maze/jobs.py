@@ -1,20 +1,37 @@
-"""A team's records in SageMaker (training jobs, transform jobs, endpoint configs) and the run summary's job lines.
+"""A team's records in SageMaker (training jobs, transform jobs, endpoints and their configs), the teams
+that have any, and the run summary's job lines.
 
-Every resource a team creates is named ``maze-<team>-<what>...`` (the SDK appends a timestamp), so a
+Every resource a team creates is named ``maze-<team>-...`` (the SDK appends a timestamp), so a
 team's records are the ones whose name starts with that prefix: ``NameContains`` narrows the listing
 on the service, ``startswith`` makes it exact (``maze-red-`` is contained in ``maze-dark-red-``...).
+What follows the prefix is the team's choice (the handout suggests names, it cannot enforce them),
+so by default (``what=""``) these functions return every record of the team: the board tells them apart by
+what they are, not by their names.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from maze.evidence import transform_instance_invocations
 
+# The kinds of record whose names say which teams worked: (List operation, result key, name key).
+LISTINGS = (
+    ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName"),
+    ("list_transform_jobs", "TransformJobSummaries", "TransformJobName"),
+    ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"),
+    ("list_endpoints", "Endpoints", "EndpointName"),
+)
+# A team name holds no hyphen (local_sagemaker.team), so the first part after "maze-" is the whole team.
+TEAM_IN_NAME = re.compile(r"^maze-([a-z0-9]+)-")
 
-def team_prefix(team: str, what: str) -> str:
-    """The name prefix of a team's resources of one kind, e.g. ``maze-red-train``."""
+
+def team_prefix(team: str, what: str = "") -> str:
+    """The name prefix of a team's resources (of one kind with ``what``, e.g. ``maze-red-train``)."""
     return f"maze-{team}-{what}"
 
 
@@ -32,7 +49,7 @@ def _since(since: datetime | None) -> dict[str, Any]:
 
 
 def team_training_jobs(
-    sagemaker: Any, team: str, what: str = "train", since: datetime | None = None, status: str | None = None
+    sagemaker: Any, team: str, what: str = "", since: datetime | None = None, status: str | None = None
 ) -> list[dict[str, Any]]:
     """DescribeTrainingJob of each of the team's training jobs (``maze-<team>-<what>``), newest first."""
     filters = {**_since(since), **({"StatusEquals": status} if status else {})}
@@ -43,7 +60,7 @@ def team_training_jobs(
 
 
 def team_transform_jobs(
-    sagemaker: Any, team: str, what: str = "batch", since: datetime | None = None
+    sagemaker: Any, team: str, what: str = "", since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """DescribeTransformJob of each of the team's transform jobs (``maze-<team>-<what>``), newest first."""
     names = _listed(
@@ -57,7 +74,9 @@ def team_transform_jobs(
     return [sagemaker.describe_transform_job(TransformJobName=name) for name in names]
 
 
-def team_endpoint_configs(sagemaker: Any, team: str, what: str, since: datetime | None = None) -> list[dict[str, Any]]:
+def team_endpoint_configs(
+    sagemaker: Any, team: str, what: str = "", since: datetime | None = None
+) -> list[dict[str, Any]]:
     """DescribeEndpointConfig of each of the team's endpoint configs (``maze-<team>-<what>``), newest first.
 
     The notebooks delete endpoints but keep their configs: a config is the lasting record that an
@@ -73,6 +92,33 @@ def team_endpoint_configs(sagemaker: Any, team: str, what: str, since: datetime 
     )
     configs = [sagemaker.describe_endpoint_config(EndpointConfigName=name) for name in names]
     return [config for config in configs if since is None or config["CreationTime"] > since]
+
+
+def team_endpoints(sagemaker: Any, team: str) -> list[tuple[str, dict[str, Any]]]:
+    """(endpoint name, DescribeEndpointConfig of its config) for every endpoint the team deployed, newest first.
+
+    A live endpoint names its config (DescribeEndpoint). A deleted one leaves its config, which the
+    SDK's ``deploy`` names as the endpoint, and its log group ``/aws/sagemaker/Endpoints/<endpoint>``.
+    """
+    configs = {config["EndpointConfigName"]: config for config in team_endpoint_configs(sagemaker, team)}
+    endpoints = {name: name for name in configs}
+    for name in _listed(sagemaker, "list_endpoints", "Endpoints", "EndpointName", team_prefix(team)):
+        try:
+            endpoints[name] = config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+            if config not in configs:  # a config named otherwise than the team's resources
+                configs[config] = sagemaker.describe_endpoint_config(EndpointConfigName=config)
+        except ClientError:  # deleted meanwhile, or its config was
+            continue
+    return [(endpoint, configs[config]) for endpoint, config in endpoints.items() if config in configs]
+
+
+def cloud_teams(sagemaker: Any) -> set[str]:
+    """The teams that have a training job, transform job, endpoint or endpoint config named ``maze-<team>-...``."""
+    teams: set[str] = set()
+    for operation, key, name_key in LISTINGS:
+        for page in sagemaker.get_paginator(operation).paginate(NameContains="maze-"):
+            teams |= {hit[1] for summary in page[key] if (hit := TEAM_IN_NAME.match(summary[name_key]))}
+    return teams
 
 
 def training_lines(jobs: list[dict[str, Any]]) -> list[str]:

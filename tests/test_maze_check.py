@@ -1,5 +1,6 @@
 """The progress board against the test session's local cloud: a fresh team, a team that did chapter 1 only,
-the endpoint evidence, and the repository checks of tasks 1-2.
+the endpoint evidence whatever the endpoint's name, and the repository checks of tasks 1-2 on a team's clone
+(``tests/test_maze_board.py`` reads teams' branches of a remote, every team at once, a stopped cloud's state).
 
 The whole maze done (every row "yes") is what README's run command ends with: ``python -m maze`` prints
 the board for its team after the summary and exits non-zero unless every task is done.
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from botocore.exceptions import WaiterError
 
@@ -31,8 +33,10 @@ from maze.check import (
     serverless_load_test_answered,
 )
 from maze.evidence import endpoint_invocations
+from maze.handout import exercise_notebook
 from maze.provisioning import team_waits
 from maze.run import record_cloud_side
+from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from maze.tasks import TaskResult, run_notebook
 from tests.local_cloud.hosting import create_model, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET
@@ -42,7 +46,7 @@ from tests.session_cloud import s3_with_bucket, session_cloud
 
 TASKS = 7
 TWO_DIGITS = "\n".join(",".join(["0"] * 64) for _ in range(2))  # one row would reach the model as a 1-D array
-TRAIN_PY = "def fit(train, test):\n    return None, {}\n\n\ndef main():\n    fit(None, None)\n"
+ROW = re.compile(r"^(chapter_\d/task_\d)\s+(done|not done|not started|no repository)\s+(.*)$", re.MULTILINE)
 
 
 def fresh_team() -> str:
@@ -60,8 +64,7 @@ def clients() -> dict[str, Any]:
 def solved_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the solutions' chapter 1 tasks 1-2 as a participant leaves them: task 2's notebook run.
 
-    ``src/train.py`` is what task 2's notebook writes (git-ignored), so a clean checkout has none
-    until the notebook runs.
+    ``src/train.py`` is what task 2's notebook writes: a team's files have it once the notebook ran.
     """
     repo = tmp_path_factory.mktemp("solved")
     shutil.copytree(ROOT / "chapter_1/task_1", repo / "chapter_1/task_1", ignore=shutil.ignore_patterns("model"))
@@ -73,25 +76,47 @@ def solved_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def board(clients: dict[str, Any], team: str, repo: Path = ROOT) -> Board:
+def board(clients: dict[str, Any], team: str, repo: Path | None = None) -> Board:
     return Board(team, repo, clients["sagemaker"], clients["s3"], clients["logs"])
 
 
-def maze_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def maze_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "maze", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "maze", *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env
     )
 
 
-def test_a_fresh_team_in_an_empty_repository_has_done_nothing(tmp_path: Path) -> None:
+def rows(stdout: str) -> dict[str, tuple[str, str]]:
+    """A team's board as printed: task -> (state, evidence)."""
+    return {task: (state, evidence) for task, state, evidence in ROW.findall(stdout)}
+
+
+def test_a_fresh_team_in_an_empty_repository_has_started_nothing(tmp_path: Path) -> None:
     team = fresh_team()
     checked = maze_cli("check", "--team", team, "--repo", str(tmp_path))
     assert checked.returncode == 1, checked.stderr
-    rows = [line for line in checked.stdout.splitlines() if line.startswith("chapter_")]
-    assert len(rows) == TASKS
-    assert all(row.split()[1] == "no" for row in rows), checked.stdout
-    assert f"progress of team '{team}'" in checked.stdout
+    board = rows(checked.stdout)
+    assert len(board) == TASKS
+    assert {state for state, _ in board.values()} == {NOT_STARTED}, checked.stdout
+    assert f"progress of team '{team}' (files: the clone {tmp_path})" in checked.stdout
     assert f"0 of {TASKS} tasks done" in checked.stdout
+
+
+def test_without_a_repository_the_board_reads_no_files_not_even_the_answer_key() -> None:
+    """It runs in the answer key, whose task 1 script prints the metrics: it must not count that for a team."""
+    checked = maze_cli("check", "--team", fresh_team())
+    assert checked.returncode == 1, checked.stderr
+    board = rows(checked.stdout)
+    for task in ("chapter_1/task_1", "chapter_1/task_2"):
+        state, evidence = board[task]
+        assert state == NO_REPOSITORY and "--remote URL" in evidence and "--repo DIR" in evidence, checked.stdout
+    assert "(files: none given)" in checked.stdout
+
+
+def test_a_repository_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
+    checked = maze_cli("check", "--team", fresh_team(), "--repo", str(tmp_path / "nowhere"))
+    assert checked.returncode == 2
+    assert "is not a folder" in checked.stderr and "Traceback" not in checked.stderr
 
 
 def test_a_team_name_sagemaker_cannot_use_is_refused() -> None:
@@ -102,20 +127,32 @@ def test_a_team_name_sagemaker_cannot_use_is_refused() -> None:
 
 def test_the_repository_tasks_hold_in_the_solutions(clients, solved_repo) -> None:
     statuses = run_checks(board(clients, fresh_team(), solved_repo))
-    assert [s.done for s in statuses[:2]] == [True, True], statuses[:2]
+    assert [s.state for s in statuses[:2]] == [DONE, DONE], statuses[:2]
     assert "precision=" in statuses[0].evidence and "f1=" in statuses[0].evidence
+    assert re.search(r"^fit returns precision=0\.\d+ .*; src/train\.py prints precision=", statuses[1].evidence)
 
 
-def test_task_2_needs_both_functions_and_task_1_must_run(clients, tmp_path: Path) -> None:
+def test_the_handouts_task_2_run_untouched_is_not_done(clients, tmp_path: Path) -> None:
+    """Its %%writefile cell writes the stub (functions raising NotImplementedError); then its first TODO raises."""
+    task_2 = tmp_path / "chapter_1/task_2"
+    task_2.mkdir(parents=True)
+    exercise = exercise_notebook(nbformat.read(ROOT / "chapter_1/task_2/training.ipynb", as_version=4))
+    nbformat.write(exercise, task_2 / "training.ipynb")
+    _, error = run_notebook(task_2 / "training.ipynb", tmp_path / "executed.ipynb")
+    assert "NotImplementedError" in error
+    assert "def fit(" in (task_2 / "src/train.py").read_text()
+    status = run_checks(board(clients, fresh_team(), tmp_path))[1]
+    assert status.state == NOT_DONE and "fit raises NotImplementedError: the handout's stub" in status.evidence
+
+
+def test_task_1_must_run_and_task_2_s_fit_must_return_the_metrics(clients, tmp_path: Path) -> None:
     (tmp_path / "chapter_1/task_1").mkdir(parents=True)
     (tmp_path / "chapter_1/task_1/train.py").write_text("raise SystemExit('not yet')\n")
     (tmp_path / "chapter_1/task_2/src").mkdir(parents=True)
-    (tmp_path / "chapter_1/task_2/src/train.py").write_text(TRAIN_PY.replace("def main", "def run"))
+    (tmp_path / "chapter_1/task_2/src/train.py").write_text("def fit(train, test, **options):\n    return None\n")
     first, second = run_checks(board(clients, fresh_team(), tmp_path))[:2]
-    assert not first.done and "exits with 1: not yet" in first.evidence
-    assert not second.done and "no function main" in second.evidence
-    (tmp_path / "chapter_1/task_2/src/train.py").write_text(TRAIN_PY)
-    assert run_checks(board(clients, fresh_team(), tmp_path))[1].done
+    assert first.state == NOT_DONE and "exits with 1: not yet" in first.evidence
+    assert second.state == NOT_DONE and "fit returns NoneType, not (model, " in second.evidence
 
 
 def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo, tmp_path: Path) -> None:
@@ -126,9 +163,9 @@ def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo,
     _, error = run_notebook(notebook, tmp_path / "executed.ipynb", env={**os.environ, "MAZE_TEAM": team})
     assert not error, error
     statuses = run_checks(board(clients, team, solved_repo))
-    assert [s.done for s in statuses] == [True] * 4 + [False] * 3, "\n".join(map(str, statuses))
+    assert [s.state for s in statuses] == [DONE] * 4 + [NOT_STARTED] * 3, "\n".join(map(str, statuses))
     assert f"maze-{team}-train-" in statuses[3].evidence and "f1=" in statuses[3].evidence
-    assert not run_checks(board(clients, fresh_team()))[3].done, "another team does not see this team's job"
+    assert run_checks(board(clients, fresh_team()))[3].state == NOT_STARTED, "another team sees not this team's job"
     # What the run command's summary shows for the task: its job with f1, one provisioning wait.
     result = TaskResult("chapter_1/task_4", True, 0.0)
     record_cloud_side(result, clients["sagemaker"], clients["logs"], team, since)
@@ -139,7 +176,7 @@ def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo,
 
 
 def deploy_and_delete(clients: dict[str, Any], name: str, variant: dict[str, Any], requests: int) -> None:
-    """Deploy a config named as the notebooks name it, answer ``requests``, delete the endpoint, keep the config."""
+    """Deploy a config named as the SDK names it (as its endpoint), answer ``requests``, delete the endpoint."""
     sm = clients["sagemaker"]
     model = create_model(sm, clients["s3"], upload_model(clients["s3"]))
     sm.create_endpoint_config(
@@ -156,27 +193,34 @@ def deploy_and_delete(clients: dict[str, Any], name: str, variant: dict[str, Any
         time.sleep(0.5)
 
 
-def test_an_endpoint_that_answered_once_is_a_done_real_time_task(clients) -> None:
+def test_an_endpoint_of_any_name_that_answered_once_is_a_done_real_time_task(clients) -> None:
+    """The handout asks for names starting maze-<team>-: what follows is the team's (here not "realtime")."""
     team, since = fresh_team(), datetime.now(UTC)
-    assert not realtime_endpoint_answered(board(clients, team))[0]
+    assert realtime_endpoint_answered(board(clients, team))[0] == NOT_STARTED
     deploy_and_delete(
-        clients, f"maze-{team}-realtime-1", {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}, requests=1
+        clients, f"maze-{team}-endpoint-1", {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}, requests=1
     )
-    done, evidence = realtime_endpoint_answered(board(clients, team))
-    assert done, evidence
-    assert evidence.startswith(f"maze-{team}-realtime-1 answered 1 request")
+    state, evidence = realtime_endpoint_answered(board(clients, team))
+    assert state == DONE, evidence
+    assert evidence.startswith(f"maze-{team}-endpoint-1 answered 1 request")
+    assert serverless_load_test_answered(board(clients, team))[0] == NOT_STARTED, (
+        "a real-time endpoint is not serverless"
+    )
     # The deleted endpoint's provisioning wait: from its config's creation to its first healthy /ping.
     (wait,) = team_waits(clients["sagemaker"], clients["logs"], team, since, datetime.now(UTC))
-    assert wait.name == f"maze-{team}-realtime-1" and since < wait.start < wait.end
+    assert wait.name == f"maze-{team}-endpoint-1" and since < wait.start < wait.end
 
 
 def test_a_serverless_endpoint_tried_by_hand_has_not_answered_a_load_test(clients) -> None:
     team = fresh_team()
     serverless = {"ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 5}}
-    deploy_and_delete(clients, f"maze-{team}-serverless-1", serverless, requests=3)
-    done, evidence = serverless_load_test_answered(board(clients, team))
-    assert not done
-    assert f"answered 3 requests: fewer than a load test ({LOAD_TEST_MIN_ANSWERED})" in evidence
+    deploy_and_delete(clients, f"maze-{team}-mine", serverless, requests=3)
+    state, evidence = serverless_load_test_answered(board(clients, team))
+    assert state == NOT_DONE
+    assert (
+        f"maze-{team}-mine (1024 MB) answered 3 requests: fewer than a load test ({LOAD_TEST_MIN_ANSWERED})" in evidence
+    )
+    assert realtime_endpoint_answered(board(clients, team))[0] == NOT_STARTED, "a serverless endpoint is not real-time"
 
 
 def start_transform(clients: dict[str, Any], model: str, name: str, prefix: str) -> None:
@@ -204,11 +248,12 @@ def test_a_transform_job_counts_when_both_of_its_instances_answered(clients) -> 
     model = create_model(clients["sagemaker"], s3, upload_model(s3), INPUT_FN)
     for part in range(2):
         s3.put_object(Bucket=BUCKET, Key=f"{team}/parts/part-{part}.csv", Body=TWO_DIGITS)
-    start_transform(clients, model, f"maze-{team}-batch-1file", f"{team}/parts/part-0.csv")
-    done, evidence = both_instances_worked(board(clients, team))
-    assert not done and "in none did both instances answer" in evidence
-    start_transform(clients, model, f"maze-{team}-batch-parts", f"{team}/parts/")
-    done, evidence = both_instances_worked(board(clients, team))
-    assert done, evidence
+    assert both_instances_worked(board(clients, team))[0] == NOT_STARTED
+    start_transform(clients, model, f"maze-{team}-one", f"{team}/parts/part-0.csv")
+    state, evidence = both_instances_worked(board(clients, team))
+    assert state == NOT_DONE and "in none did both instances answer" in evidence
+    start_transform(clients, model, f"maze-{team}-two", f"{team}/parts/")
+    state, evidence = both_instances_worked(board(clients, team))
+    assert state == DONE, evidence
     both = r"i-\w+=[1-9]\d*, i-\w+=[1-9]\d*"
-    assert re.fullmatch(rf"maze-{team}-batch-parts requests answered per instance: {both}", evidence)
+    assert re.fullmatch(rf"maze-{team}-two requests answered per instance: {both}", evidence)

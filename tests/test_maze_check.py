@@ -2,7 +2,7 @@
 the endpoint evidence whatever the endpoint's name, and the repository checks of tasks 1-2 on a team's clone
 (``tests/test_maze_board.py`` reads teams' branches of a remote, every team at once, a stopped cloud's state).
 
-The whole maze done (every row "yes") is what README's run command ends with: ``python -m maze`` prints
+The whole maze done (every row "done") is what README's run command ends with: ``python -m maze`` prints
 the board for its team after the summary and exits non-zero unless every task is done.
 """
 
@@ -12,10 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,25 +28,17 @@ from maze.check import (
     run_checks,
     serverless_load_test_answered,
 )
-from maze.evidence import endpoint_invocations
 from maze.handout import exercise_notebook
 from maze.provisioning import team_waits
 from maze.run import record_cloud_side
 from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from maze.tasks import TaskResult, run_notebook
-from tests.local_cloud.hosting import create_model, upload_model, wait_endpoint
+from tests.board_helpers import REAL_TIME, TASKS, TWO_DIGITS, deploy_and_delete, fresh_team, maze_cli, rows
+from tests.local_cloud.hosting import create_model, upload_model
 from tests.local_cloud.jobs import BUCKET
 from tests.local_cloud.test_batch import INPUT_FN
 from tests.notebooks import ROOT
 from tests.session_cloud import s3_with_bucket, session_cloud
-
-TASKS = 7
-TWO_DIGITS = "\n".join(",".join(["0"] * 64) for _ in range(2))  # one row would reach the model as a 1-D array
-ROW = re.compile(r"^(chapter_\d/task_\d)\s+(done|not done|not started|no repository)\s+(.*)$", re.MULTILINE)
-
-
-def fresh_team() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +66,6 @@ def solved_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def board(clients: dict[str, Any], team: str, repo: Path | None = None) -> Board:
     return Board(team, repo, clients["sagemaker"], clients["s3"], clients["logs"])
-
-
-def maze_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "maze", *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env
-    )
-
-
-def rows(stdout: str) -> dict[str, tuple[str, str]]:
-    """A team's board as printed: task -> (state, evidence)."""
-    return {task: (state, evidence) for task, state, evidence in ROW.findall(stdout)}
 
 
 def test_a_fresh_team_in_an_empty_repository_has_started_nothing(tmp_path: Path) -> None:
@@ -175,31 +152,11 @@ def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo,
     assert re.fullmatch(r"waits train \d+s", waits), waits
 
 
-def deploy_and_delete(clients: dict[str, Any], name: str, variant: dict[str, Any], requests: int) -> None:
-    """Deploy a config named as the SDK names it (as its endpoint), answer ``requests``, delete the endpoint."""
-    sm = clients["sagemaker"]
-    model = create_model(sm, clients["s3"], upload_model(clients["s3"]))
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model, "InitialVariantWeight": 1.0, **variant}],
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
-    for _ in range(requests):
-        clients["sagemaker-runtime"].invoke_endpoint(EndpointName=name, Body=TWO_DIGITS, ContentType="text/csv")
-    sm.delete_endpoint(EndpointName=name)
-    deadline = time.monotonic() + 60  # the container's access lines reach CloudWatch Logs shortly after
-    while endpoint_invocations(clients["logs"], name) < requests and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
 def test_an_endpoint_of_any_name_that_answered_once_is_a_done_real_time_task(clients) -> None:
     """The handout asks for names starting maze-<team>-: what follows is the team's (here not "realtime")."""
     team, since = fresh_team(), datetime.now(UTC)
     assert realtime_endpoint_answered(board(clients, team))[0] == NOT_STARTED
-    deploy_and_delete(
-        clients, f"maze-{team}-endpoint-1", {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}, requests=1
-    )
+    deploy_and_delete(clients, f"maze-{team}-endpoint-1", REAL_TIME, requests=1)
     state, evidence = realtime_endpoint_answered(board(clients, team))
     assert state == DONE, evidence
     assert evidence.startswith(f"maze-{team}-endpoint-1 answered 1 request")

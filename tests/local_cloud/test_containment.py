@@ -27,6 +27,8 @@ from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, unique, w
 from tests.local_cloud.processes import alive, cloud_of_its_own
 
 TWO_ROWS = ("0," * 63 + "0\n") * 2  # two digits' pixel rows, all blank
+
+
 def eventually(probe: Callable[[], object], timeout: float = 30) -> object:
     """``probe()`` once it is truthy (logs reach CloudWatch in batches); its last value at the deadline."""
     deadline = time.monotonic() + timeout

@@ -39,8 +39,7 @@ def output_fn(prediction, accept):
 
 def test_a_training_job_runs_in_its_framework_versions_environment(sm, s3, logs) -> None:
     script = (
-        "import sklearn, numpy, pandas\n"
-        "print('versions', sklearn.__version__, numpy.__version__, pandas.__version__)\n"
+        "import sklearn, numpy, pandas\nprint('versions', sklearn.__version__, numpy.__version__, pandas.__version__)\n"
     )
     name = submit(sm, s3, script, image=IMAGE_1_2)
     assert wait(sm, name, timeout=600)["TrainingJobStatus"] == "Completed"

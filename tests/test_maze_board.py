@@ -8,10 +8,12 @@ chapter 1 tasks 1-2 (the answer key's files), one that ran task 2's handout note
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ import nbformat
 import pytest
 
 from local_sagemaker import daemon
+from local_sagemaker.processes import is_alive
+from maze import team_code
 from maze.handout import exercise_notebook
 from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from tests.board_helpers import REAL_TIME, STATE, TASKS, deploy_and_delete, fresh_team, maze_cli, rows
@@ -196,6 +200,30 @@ def test_with_no_cloud_running_the_board_reads_the_state_the_cloud_kept(tmp_path
         )
     finally:
         daemon.stop(state)
+
+
+def test_a_teams_script_runs_bounded_without_credentials_and_leaves_no_process(monkeypatch, tmp_path: Path) -> None:
+    """A script that forks a sleeper and hangs: stopped at the time limit, its child with it; it saw no AWS keys."""
+    monkeypatch.setattr(team_code, "RUN_TIMEOUT_SECONDS", 3)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the facilitator's")
+    seen = tmp_path / "seen.json"
+    script = tmp_path / "repo" / team_code.TASK_1_SCRIPT
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "import json, os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(seen)!r}, 'w').write(json.dumps({{'child': child.pid, 'environment': sorted(os.environ)}}))\n"
+        "time.sleep(600)\n"
+    )
+    started = time.monotonic()
+    assert team_code.task_1_script(tmp_path / "repo") == (NOT_DONE, "train.py did not finish in 3 s")
+    assert time.monotonic() - started < 30
+    written = json.loads(seen.read_text())
+    assert not [name for name in written["environment"] if name.startswith(("AWS_", "MAZE_"))], written
+    deadline = time.monotonic() + 5
+    while is_alive(written["child"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not is_alive(written["child"]), "the script's child outlived the check"
 
 
 def documented_commands() -> list[str]:

@@ -228,14 +228,14 @@ def render_all(boards: dict[str, list[Status]], files: str = "") -> str:
 
 
 @contextmanager
-def cloud_clients() -> Iterator[Callable[[str], Any]]:
+def cloud_clients(target: str) -> Iterator[Callable[[str], Any]]:
     """A boto3 client factory for the cloud the notebooks use: AWS (MAZE_TARGET=aws, Studio) or the local cloud.
 
     The local cloud keeps everything the notebooks did in its state dir after it stops (``make maze``
     ends, its last kernel exits): when none runs, one is started on that state for the check and
     stopped when the board is printed.
     """
-    if chosen_target() == "aws":
+    if target == "aws":
         yield boto3.client
         return
     state = daemon.state_dir()
@@ -265,9 +265,9 @@ def check_team(
         return run_checks(Board(team, checkout, *clients))
 
 
-def _files(repo: Path | None, remote: str | None) -> str:
+def _files(team: str, repo: Path | None, remote: str | None) -> str:
     if remote is not None:
-        return f"branch {team_branch('<team>')} of {remote}"
+        return f"branch {team_branch(team)} of {remote}"
     return f"the clone {repo}" if repo is not None else "none given"
 
 
@@ -278,19 +278,24 @@ def main(team: str | None, repo: Path | None = None, remote: str | None = None) 
         print(f"check: --repo {repo} is not a folder: give the path of a team's clone", file=sys.stderr)
         return 2
     try:
+        target = chosen_target()
+    except ValueError as error:  # MAZE_TARGET neither aws nor local
+        print(f"check: {error}", file=sys.stderr)
+        return 2
+    try:
         branches, misnamed = remote_teams(remote) if remote is not None else ([], [])
         for branch in misnamed:
             print(f"check: skipped {branch}: a team name is lowercase letters and digits", file=sys.stderr)
-        with cloud_clients() as client:
+        with cloud_clients(target) as client:
             clients = (client("sagemaker"), client("s3"), client("logs"))
             teams = [team] if team else sorted(set(branches) | cloud_teams(clients[0]))
             boards = {name: check_team(name, clients, repo, remote, branches) for name in teams}
-    except (RemoteUnreadable, daemon.LocalCloudNotRunning, BotoCoreError, ValueError) as error:
+    except (RemoteUnreadable, daemon.LocalCloudNotRunning, BotoCoreError) as error:
         print(f"check: {error}", file=sys.stderr)
         return 2
     if not boards:
         print("no team found: no branch teams/<team> on the remote, no resource maze-<team>-* in the cloud")
         return 1
-    files = _files(repo, remote)
+    files = _files(team or "<team>", repo, remote)
     print(render(team, boards[team], files) if team else render_all(boards, files))
     return 0 if all(s.done for statuses in boards.values() for s in statuses) else 1

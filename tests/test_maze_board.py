@@ -110,7 +110,7 @@ def test_a_team_that_solved_tasks_1_and_2_on_its_branch_has_them_done(remote: Re
     assert board["chapter_1/task_1"][0] == DONE and "train.py prints precision=" in board["chapter_1/task_1"][1]
     assert board["chapter_1/task_2"][0] == DONE and board["chapter_1/task_2"][1].startswith("fit returns precision=")
     assert {state for state, _ in list(board.values())[2:]} == {NOT_STARTED}, checked.stdout
-    assert f"(files: branch teams/<team> of {remote.path})" in checked.stdout
+    assert f"(files: branch teams/{remote.solved} of {remote.path})" in checked.stdout
 
 
 def test_the_handouts_stub_pushed_is_not_done_and_nothing_pushed_is_not_started(remote: Remote, temporary) -> None:
@@ -169,12 +169,14 @@ def test_all_without_a_remote_lists_the_clouds_teams_and_reads_no_files() -> Non
     assert "(files: none given)" in checked.stdout
 
 
-def test_an_unreadable_remote_and_all_with_one_clone_are_refused(tmp_path: Path) -> None:
+def test_an_unreadable_remote_all_with_one_clone_and_an_unknown_target_are_refused(tmp_path: Path) -> None:
     checked = maze_cli("check", "--all", "--remote", str(tmp_path / "nowhere.git"))
     assert checked.returncode == 2
     assert "cannot read the participants' remote" in checked.stderr and "Traceback" not in checked.stderr
     checked = maze_cli("check", "--all", "--repo", str(tmp_path))
     assert checked.returncode == 2 and "use --remote URL, not --repo" in checked.stderr
+    checked = maze_cli("check", "--all", env={**os.environ, "MAZE_TARGET": "gcp"})
+    assert checked.returncode == 2 and "MAZE_TARGET='gcp'" in checked.stderr and "Traceback" not in checked.stderr
 
 
 def test_with_no_cloud_running_the_board_reads_the_state_the_cloud_kept(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -148,11 +149,100 @@ def test_layout_is_the_solutions_without_the_solution_files(generated) -> None:
         "Makefile",
         ".gitattributes",
         "scripts/lab.py",
-        ".github/workflows/notebooks.yml",
+        ".github/workflows/tasks.yml",
+        "tests/test_tasks.py",
+        handout.TASKS_MANIFEST,
         "local_sagemaker/connect.py",
     ):
         assert (generated / name).is_file(), name
-    assert not (generated / "maze").exists() and not (generated / "tests").exists()
+    assert not (generated / "maze").exists()
+    assert sorted(p.name for p in (generated / "tests").iterdir()) == ["tasks.json", "test_tasks.py"]
+
+
+def test_a_team_commits_everything_it_writes(generated, tmp_path) -> None:
+    """The handout's .gitignore keeps src/ (task 2's src/train.py is the work reviewed) and drops what reruns make."""
+    repo = tmp_path / "clone"
+    shutil.copytree(generated, repo)
+    git(repo, "init", "-q")
+    for written in ("chapter_1/task_2/src/train.py", "chapter_2/task_1/src/predict.py", "chapter_1/task_1/train.py"):
+        (repo / written).parent.mkdir(parents=True, exist_ok=True)
+        (repo / written).write_text("print('ours')\n")
+    produced_by_runs = ("chapter_1/task_3/data/train/train.csv", "chapter_1/task_3/model/model.joblib", "reports/t.xml")
+    for produced in produced_by_runs:
+        (repo / produced).parent.mkdir(parents=True, exist_ok=True)
+        (repo / produced).write_text("x")
+    untracked = git(repo, "status", "--porcelain", "--untracked-files=all", "--", "chapter_1", "chapter_2", "reports")
+    assert "chapter_1/task_2/src/train.py" in untracked and "chapter_2/task_1/src/predict.py" in untracked
+    assert "chapter_1/task_1/train.py" in untracked
+    assert "data/" not in untracked and "model/" not in untracked and "reports/" not in untracked
+
+
+# The way back: a handout notebook filled from its solution is the solution (the rehearsal's teams).
+
+
+def test_fill_in_writes_each_region_into_its_stub_and_each_answer_into_its_cell(solution) -> None:
+    tag(solution, "whole", handout.OPTIONAL_TAG)
+    exercise = handout.exercise_notebook(solution)
+    filled = handout.fill_in(exercise, solution)
+    cells = {c.id: c for c in filled.cells}
+    assert cells["fit"].source == handout.solution_code(next(c for c in solution.cells if c.id == "fit").source)
+    assert "secret_forest_fit(data, trees=123)" in cells["fit"].source and "SOLUTION" not in cells["fit"].source
+    assert cells["whole"].source == "whole_cell_is_the_solution = 42"
+    assert cells["a1"].source == "On the space's own instance, an ml.t3.medium by default."
+    assert handout.todo_cells(filled) == {} and set(handout.todo_cells(exercise)) == {"fit", "whole"}
+    assert exercise.cells[2].source.count(handout.CODE_STUB.split("\n")[1]) == 1, "the exercise is left unchanged"
+    required_only = handout.fill_in(exercise, solution, optional=False)
+    assert {c.id: c.source for c in required_only.cells}["whole"] == handout.CODE_STUB
+    assert set(handout.todo_cells(required_only)) == {"whole"}
+
+
+def test_fill_in_refuses_an_exercise_that_does_not_map_one_to_one(solution) -> None:
+    exercise = handout.exercise_notebook(solution)
+    exercise.cells[2].source += "\n" + handout.CODE_STUB
+    with pytest.raises(handout.Unmatched, match="cell fit: 2 `# TODO` stubs in the exercise but 1 solution regions"):
+        handout.fill_in(exercise, solution)
+    exercise = handout.exercise_notebook(solution)
+    exercise.cells[0].id = "renamed"
+    with pytest.raises(handout.Unmatched, match="exercise cell renamed has no solution cell"):
+        handout.fill_in(exercise, solution)
+
+
+def runs_as(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    """What a notebook runs and shows, cell by cell: id, type, code without the region markers."""
+    return [
+        (cell.id, cell.cell_type, handout.solution_code(cell.source) if cell.cell_type == "code" else cell.source)
+        for cell in nb.cells
+        if not set(cell.metadata.get("tags", [])) & handout.REMOVED_TAGS
+    ]
+
+
+@pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_handout_notebook_filled_from_its_solution_runs_as_the_solution(notebook, generated) -> None:
+    """Same cells in the same order, same code: TODO cells and solution regions map one to one."""
+    solution = nbformat.read(notebook, as_version=4)
+    exercise = nbformat.read(generated / notebook.relative_to(ROOT), as_version=4)
+    assert handout.todo_cells(exercise), "something to fill"
+    filled = handout.fill_in(exercise, solution)
+    assert runs_as(filled) == runs_as(solution)
+    assert handout.todo_cells(filled) == {}
+    nbformat.validate(filled)
+
+
+def test_fill_task_completes_a_task_folder_scripts_included(generated, tmp_path) -> None:
+    clone = tmp_path / "team"
+    shutil.copytree(generated, clone)
+    for task in discover(ROOT):
+        written = handout.fill_task(task, clone / task.relative_to(ROOT))
+        assert written, task
+    assert (clone / "chapter_1/task_1/train.py").read_text() == (ROOT / "chapter_1/task_1/train.py").read_text()
+    manifest = json.loads((generated / handout.TASKS_MANIFEST).read_text())
+    assert [t["task"] for t in manifest["tasks"]] == [str(t.relative_to(ROOT)) for t in discover(ROOT)]
+    assert manifest["tasks"][0] == {"task": "chapter_1/task_1", "scripts": ["train.py"], "notebooks": {}}
+    for task in manifest["tasks"]:
+        for name, todos in task["notebooks"].items():
+            assert todos, f"{task['task']}/{name} lists its TODO cells"
+            filled = {c.id: c.source for c in nbformat.read(clone / task["task"] / name, as_version=4).cells}
+            assert all(filled.get(cell_id) != source for cell_id, source in todos.items()), "every TODO cell filled"
 
 
 def solution_regions(source: str) -> list[str]:

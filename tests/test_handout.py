@@ -392,3 +392,53 @@ def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     git(repo, "commit", "-qam", "second")
     log = git(repo, "log", "-p", "--ext-diff", "-1", env=env)
     assert "## modified /cells/1/source:" in log and "+x = 2" in log
+
+
+def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
+    """Teams push teams/<team>, one starts from another's branch, a facilitator fetches all and diffs cell by cell."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "GIT_TERMINAL_PROMPT": "0"}
+    remote = tmp_path / "participants.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote), env=env)
+    git(tmp_path, "config", "--global", "user.name", "Team", env=env)
+    git(tmp_path, "config", "--global", "user.email", "team@example.com", env=env)
+    git(tmp_path, "config", "--global", "credential.helper", "cache --timeout=28800", env=env)
+    assert git(tmp_path, "config", "--global", "credential.helper", env=env).strip() == "cache --timeout=28800"
+    publisher = tmp_path / "handout"
+    shutil.copytree(generated, publisher)
+    git(publisher, "init", "-q", "-b", "main", env=env)
+    git(publisher, "add", "-A", env=env)
+    git(publisher, "commit", "-qm", "SageMaker Maze handout", env=env)
+    git(publisher, "push", "-q", str(remote), "main", env=env)
+    notebook = "chapter_1/task_3/training.ipynb"
+    clones = {}
+    for team in ("team3", "team7"):
+        clone = clones[team] = tmp_path / team
+        git(tmp_path, "clone", "-q", str(remote), str(clone), env=env)
+        git(clone, "switch", "-q", "-c", f"teams/{team}", env=env)
+        handout.fill_task(ROOT / "chapter_1/task_3", clone / "chapter_1/task_3")
+        (clone / "chapter_1/task_3/src").mkdir()
+        (clone / "chapter_1/task_3/src/train.py").write_text(f"# {team}'s script\n")
+        git(clone, "add", "-A", env=env)
+        git(clone, "commit", "-qm", "chapter 1, task 3", env=env)
+        git(clone, "push", "-q", "-u", "origin", f"teams/{team}", env=env)
+    # team7 starts the next task from team3's work, its own kept on teams/team7
+    seven = clones["team7"]
+    git(seven, "fetch", "-q", "origin", env=env)
+    git(seven, "switch", "-q", "-c", "teams/team7-from-team3", "origin/teams/team3", env=env)
+    assert (seven / "chapter_1/task_3/src/train.py").read_text() == "# team3's script\n"
+    git(seven, "checkout", "teams/team7", "--", "chapter_1/task_3/src/train.py", env=env)
+    assert (seven / "chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"
+    git(seven, "push", "-q", "-u", "origin", "teams/team7-from-team3", env=env)
+    # a facilitator
+    facilitator = tmp_path / "facilitator"
+    git(tmp_path, "clone", "-q", str(remote), str(facilitator), env=env)
+    subprocess.run(["sh", str(SCRIPT), str(ROOT / ".venv/bin")], cwd=facilitator, check=True, timeout=60, env=env)
+    git(facilitator, "fetch", "origin", env=env)
+    branches = git(facilitator, "branch", "-r", "--list", "origin/teams/*", env=env).split()
+    assert branches == ["origin/teams/team3", "origin/teams/team7", "origin/teams/team7-from-team3"]
+    diff = git(facilitator, "diff", "main", "origin/teams/team7", "--", notebook, env=env)
+    assert "## modified /cells/" in diff and "+estimator = SKLearn(" in diff and '"source": [' not in diff
+    git(facilitator, "worktree", "add", "-q", str(tmp_path / "review-team7"), "origin/teams/team7", env=env)
+    assert (tmp_path / "review-team7/chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"

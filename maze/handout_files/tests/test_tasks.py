@@ -2,7 +2,8 @@
 
 - **not started** (skipped, reason "not started"): the task's script does not exist yet (chapter 1,
   task 1's ``train.py``) and every TODO cell of its notebooks is exactly as handed out
-  (``tests/tasks.json`` lists them; cells are matched by id, a deleted TODO cell counts as changed).
+  (``tests/tasks.json`` lists them; each must still be a cell of the notebook, text for text, wherever it
+  is: adding cells of your own does not start a task, changing or deleting a TODO cell does).
 - **started**: the task runs as you run it: its script from its folder, then its notebooks from top to
   bottom in a fresh kernel, against the one local cloud of the session (``conftest.py``). It fails
   when the script exits non-zero or a cell raises, a ``# TODO`` stub left in a required cell included.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -41,7 +43,7 @@ TASK_TIMEOUT = 3600
 
 
 def started(task: dict) -> bool:
-    """A script of the task exists, or a TODO cell of one of its notebooks differs from the handout's."""
+    """A script of the task exists, or a TODO cell of one of its notebooks is no longer there as handed out."""
     folder = ROOT / task["task"]
     if any((folder / script).exists() for script in task["scripts"]):
         return True
@@ -49,8 +51,8 @@ def started(task: dict) -> bool:
         path = folder / name
         if not path.exists():
             return True
-        cells = {cell.get("id"): cell.source for cell in nbformat.read(path, as_version=4).cells}
-        if any(cells.get(cell_id) != source for cell_id, source in todos.items()):
+        cells = Counter(cell.source for cell in nbformat.read(path, as_version=4).cells)
+        if Counter(todos.values()) - cells:
             return True
     return False
 

@@ -8,7 +8,9 @@ only chooses what goes into the handout. The markers are described in FACILITATO
 
 A notebook or task README without any marker would hand out its solution unchanged, so the
 generator refuses it instead. The output is deterministic: no timestamps, files in a fixed order,
-cell ids kept from the solution, so regenerating an unchanged repository changes nothing in Git.
+cells numbered 0, 1, 2, ... as nbstripout numbers them (the participants' clone strips notebooks with
+it on every commit), so regenerating an unchanged repository changes nothing in Git, and a fresh clone
+has nothing to commit.
 
 The way back is ``fill_in`` (and ``fill_task`` for a whole task folder): it writes each solution region
 into its ``# TODO`` stub, each answer into its answer cell, each copied cell back, so that a handout
@@ -98,8 +100,9 @@ def exercise_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
         enforce_metadata=False,
     )
     nb, resources = clear.preprocess(nb, resources)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata.pop("nbgrader", None)
+        cell.id = str(index)
     nbformat.validate(nb)
     return nb
 
@@ -191,21 +194,25 @@ def fill_in(
 ) -> nbformat.NotebookNode:
     """The exercise with its solution written in, as a team that completed the task would have it.
 
-    Each ``# TODO`` stub gets the solution region it replaced (the n-th stub of a cell the n-th region
-    of the solution cell with the same id), each empty answer cell the solution's answer, each cell to
-    copy from the previous task the solution's cell. Cells tagged ``optional`` are filled only with
-    ``optional=True``. Everything else of the exercise is kept as it is, outputs included; the exercise
-    passed in is left unchanged. Raises ``Unmatched`` when a cell has no solution cell of its id or its
-    stubs and the solution's regions differ in number: the two do not map one to one.
+    ``exercise`` is the notebook as ``exercise_notebook`` made it (a team's cells may be edited, not
+    added or removed): its n-th cell is the n-th solution cell the handout keeps. Each ``# TODO`` stub
+    gets the solution region it replaced (the k-th stub of a cell the k-th region of its solution cell),
+    each empty answer cell the solution's answer, each cell to copy from the previous task the
+    solution's cell. Cells tagged ``optional`` are filled only with ``optional=True``. Everything else of
+    the exercise is kept as it is, outputs included; the exercise passed in is left unchanged. Raises
+    ``Unmatched`` when the cells do not pair up (number or kind) or a cell's stubs and its solution's
+    regions differ in number: the two do not map one to one.
     """
     filled = nbformat.from_dict(exercise)
-    solutions = {cell.get("id"): cell for cell in solution.cells}
-    for cell in filled.cells:
-        if OPTIONAL_TAG in _tags(cell) and not optional:
-            continue
-        if cell.get("id") not in solutions:
-            raise Unmatched(f"exercise cell {cell.get('id')} has no solution cell with its id")
-        cell.source = _fill_cell(cell, solutions[cell.id])
+    kept = [cell for cell in solution.cells if not set(_tags(cell)) & REMOVED_TAGS]
+    if [c.cell_type for c in kept] != [c.cell_type for c in filled.cells]:
+        raise Unmatched(
+            f"the exercise's {len(filled.cells)} cells do not pair up with the {len(kept)} cells the handout keeps "
+            "of the solution: another notebook, or cells added or removed since"
+        )
+    for cell, solution_cell in zip(filled.cells, kept, strict=True):
+        if OPTIONAL_TAG not in _tags(cell) or optional:
+            cell.source = _fill_cell(cell, solution_cell)
     return filled
 
 

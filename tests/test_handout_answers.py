@@ -208,21 +208,18 @@ def hint(cells: list[nbformat.NotebookNode], index: int) -> str:
 
 def hidden_contracts(solution: list[nbformat.NotebookNode], exercise: list[nbformat.NotebookNode]) -> list[str]:
     """Names a given cell reads that only a TODO region defines, where that TODO's hint does not name them."""
-    by_id = {cell.id: i for i, cell in enumerate(exercise)}
+    kept = [cell for cell in solution if not tagged(cell, *handout.REMOVED_TAGS)]
     defined_by_todo: dict[str, int] = {}  # name -> index of the exercise cell whose TODO must define it
     hidden = []
-    for cell in solution:
-        if cell.cell_type != "code" or cell.id not in by_id:
+    for index, cell in enumerate(kept):
+        if cell.cell_type != "code":
             continue
-        index = by_id[cell.id]
         given = exercise[index].source
         if handout.copied_from(cell) is None:
             for name in sorted(loaded_names(given) & set(defined_by_todo)):
                 owner = defined_by_todo[name]
                 if f"`{name}`" not in hint(exercise, owner):
-                    hidden.append(
-                        f"cell {cell.id} needs `{name}`, defined only by the TODO of cell {exercise[owner].id}"
-                    )
+                    hidden.append(f"cell {index} needs `{name}`, defined only by the TODO of cell {owner}")
         given_stores = stored_names(given.replace("raise NotImplementedError()", "pass"))
         for name in given_stores:
             defined_by_todo.pop(name, None)

@@ -8,12 +8,24 @@ only chooses what goes into the handout. The markers are described in FACILITATO
 
 A notebook or task README without any marker would hand out its solution unchanged, so the
 generator refuses it instead. The output is deterministic: no timestamps, files in a fixed order,
-cell ids kept from the solution, so regenerating an unchanged repository changes nothing in Git.
+cells numbered 0, 1, 2, ... as nbstripout numbers them (the participants' clone strips notebooks with
+it on every commit), so regenerating an unchanged repository changes nothing in Git, and a fresh clone
+has nothing to commit.
+
+The way back is ``fill_in`` (and ``fill_task`` for a whole task folder): it writes each solution region
+into its ``# TODO`` stub, each answer into its answer cell, each copied cell back, so that a handout
+notebook filled from its solution has the solution's cells, in the same order, with the same code (tested).
+A rehearsal of the event uses it to play teams that completed some of the tasks.
+
+The handout also gets ``tests/tasks.json`` (``TASKS_MANIFEST``), the TODO cells of every task as handed
+out: its own CI (``tests/test_tasks.py``) reports a task as not started while all of them are unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -32,17 +44,35 @@ ANSWER_STUB = "_Your answer:_"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_TAG = "answer"
 REMOVED_TAGS = frozenset({"solution-notes", "solution-check"})
+# Kept in the handout: a part of a task a team may skip. Its cells never turn the task red in the
+# handout's CI, and they may stay undone without the task counting as unfinished.
+OPTIONAL_TAG = "optional"
+# A code cell tagged ``copy-from:<notebook>`` repeats a cell of the previous task's notebook (chapter 1,
+# task 4 starts from task 3's work, as the brief says): the handout asks the team to copy its own cell
+# over instead of handing out the solution or making the team type it again.
+COPY_PREFIX = "copy-from:"
+COPY_STUB = (
+    "# TODO: copy here the whole text of your cell of this section in {source} (the same section there)\n"
+    "raise NotImplementedError()"
+)
 # Everything after this line of a task README is the answer key.
 README_ANSWERS = "<!-- answers -->"
+# Where the handout lists its TODO cells as handed out, for its own CI.
+TASKS_MANIFEST = "tests/tasks.json"
 # Copied unchanged from the solution repository: the package definition, the session-wide local
-# cloud of the notebook tests, their output sanitiser, what Git ignores, nbdime's notebook driver.
-VERBATIM = ("pyproject.toml", "conftest.py", "nbval_sanitize.cfg", ".gitignore", ".gitattributes")
+# cloud of the notebook tests, their output sanitiser, nbdime's notebook driver. The handout has its
+# own .gitignore (handout_files/): a team commits everything it produces, src/ included.
+VERBATIM = ("pyproject.toml", "conftest.py", "nbval_sanitize.cfg", ".gitattributes")
 # Copied from elsewhere in the solution repository to a new place in the handout.
 RELOCATED = {"maze/lab.py": "scripts/lab.py"}
 
 
 class MissingMarkers(ValueError):
     """A solution file carries no handout markers: handing it out would give the answers away."""
+
+
+class Unmatched(ValueError):
+    """An exercise and a solution that do not map one to one (another notebook, or an exercise edited since)."""
 
 
 def exercise_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -55,6 +85,10 @@ def exercise_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in answers:
         # nbgrader replaces the whole source of a cell its metadata marks as a solution cell.
         cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False}
+    for cell in nb.cells:
+        source = copied_from(cell)
+        if source is not None:
+            cell.source = COPY_STUB.format(source=source)
     resources: dict = {}
     nb, resources = TagRemovePreprocessor(remove_cell_tags=set(REMOVED_TAGS), enabled=True).preprocess(nb, resources)
     nb, resources = ClearOutputPreprocessor().preprocess(nb, resources)
@@ -66,8 +100,9 @@ def exercise_notebook(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
         enforce_metadata=False,
     )
     nb, resources = clear.preprocess(nb, resources)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata.pop("nbgrader", None)
+        cell.id = str(index)
     nbformat.validate(nb)
     return nb
 
@@ -83,6 +118,107 @@ def exercise_readme(text: str) -> str:
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
+
+
+def copied_from(cell: nbformat.NotebookNode) -> str | None:
+    """The notebook a code cell tagged ``copy-from:<notebook>`` repeats a cell of, else None."""
+    sources = [tag.removeprefix(COPY_PREFIX) for tag in _tags(cell) if tag.startswith(COPY_PREFIX)]
+    return sources[0] if sources and cell.cell_type == "code" else None
+
+
+def solution_code(source: str) -> str:
+    """A solution cell's source as it runs: the region marker lines left out, the regions kept."""
+    return "\n".join(line for line in source.split("\n") if BEGIN not in line and END not in line)
+
+
+def is_todo(cell: nbformat.NotebookNode) -> bool:
+    """A handout code cell with something for the team to write: a ``# TODO`` stub or a cell to copy."""
+    if cell.cell_type != "code":
+        return False
+    source = copied_from(cell)
+    if source is not None and cell.source == COPY_STUB.format(source=source):
+        return True
+    return bool(_stub_at(cell.source.split("\n"), CODE_STUB.split("\n")))
+
+
+def _stub_at(lines: list[str], stub: list[str]) -> list[int]:
+    """Where the stub starts in ``lines`` (each stub line after the same indentation), in order."""
+    found = []
+    for i in range(len(lines) - len(stub) + 1):
+        indent = re.match(r"\s*", lines[i]).group(0)
+        if all(lines[i + k] == indent + stub[k] for k in range(len(stub))):
+            found.append(i)
+    return found
+
+
+def _regions(source: str) -> list[list[str]]:
+    """The lines of each solution region of one cell, in order, with their indentation."""
+    regions: list[list[str]] = []
+    inside = False
+    for line in source.split("\n"):
+        if BEGIN in line:
+            inside = True
+            regions.append([])
+        elif END in line:
+            inside = False
+        elif inside:
+            regions[-1].append(line)
+    return regions
+
+
+def _fill_cell(exercise: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> str:
+    """The exercise cell's source with the solution written into its stubs (unchanged if it has none)."""
+    if ANSWER_TAG in _tags(exercise) and exercise.cell_type == "markdown" and exercise.source == ANSWER_STUB:
+        return solution.source
+    if exercise.cell_type != "code":
+        return exercise.source
+    if copied_from(exercise) is not None and exercise.source == COPY_STUB.format(source=copied_from(exercise)):
+        return solution_code(solution.source)
+    lines, stub = exercise.source.split("\n"), CODE_STUB.split("\n")
+    starts, regions = _stub_at(lines, stub), _regions(solution.source)
+    if not starts:
+        return exercise.source
+    if len(starts) != len(regions):
+        raise Unmatched(
+            f"cell {exercise.id}: {len(starts)} `# TODO` stubs in the exercise but {len(regions)} solution regions"
+        )
+    filled, previous = [], 0
+    for start, region in zip(starts, regions, strict=True):
+        filled += lines[previous:start] + region
+        previous = start + len(stub)
+    return "\n".join(filled + lines[previous:])
+
+
+def fill_in(
+    exercise: nbformat.NotebookNode, solution: nbformat.NotebookNode, *, optional: bool = True
+) -> nbformat.NotebookNode:
+    """The exercise with its solution written in, as a team that completed the task would have it.
+
+    ``exercise`` is the notebook as ``exercise_notebook`` made it (a team's cells may be edited, not
+    added or removed): its n-th cell is the n-th solution cell the handout keeps. Each ``# TODO`` stub
+    gets the solution region it replaced (the k-th stub of a cell the k-th region of its solution cell),
+    each empty answer cell the solution's answer, each cell to copy from the previous task the
+    solution's cell. Cells tagged ``optional`` are filled only with ``optional=True``. Everything else of
+    the exercise is kept as it is, outputs included; the exercise passed in is left unchanged. Raises
+    ``Unmatched`` when the cells do not pair up (number or kind) or a cell's stubs and its solution's
+    regions differ in number: the two do not map one to one.
+    """
+    filled = nbformat.from_dict(exercise)
+    kept = [cell for cell in solution.cells if not set(_tags(cell)) & REMOVED_TAGS]
+    if [c.cell_type for c in kept] != [c.cell_type for c in filled.cells]:
+        raise Unmatched(
+            f"the exercise's {len(filled.cells)} cells do not pair up with the {len(kept)} cells the handout keeps "
+            "of the solution: another notebook, or cells added or removed since"
+        )
+    for cell, solution_cell in zip(filled.cells, kept, strict=True):
+        if OPTIONAL_TAG not in _tags(cell) or optional:
+            cell.source = _fill_cell(cell, solution_cell)
+    return filled
+
+
+def todo_cells(exercise: nbformat.NotebookNode) -> dict[str, str]:
+    """The handout's TODO cells of one notebook by id, as handed out: the handout's CI compares against them."""
+    return {cell.id: cell.source for cell in exercise.cells if is_todo(cell)}
 
 
 def write_task(solution_task: Path, handout_task: Path) -> list[Path]:
@@ -113,11 +249,47 @@ def write_task(solution_task: Path, handout_task: Path) -> list[Path]:
     return written
 
 
+def participant_scripts(solution_task: Path) -> list[Path]:
+    """The scripts a task asks the team to write (chapter 1, task 1's ``train.py``): the handout leaves them out."""
+    return sorted(solution_task.glob("*.py"))
+
+
+def fill_task(solution_task: Path, handout_task: Path, *, optional: bool = True) -> list[Path]:
+    """Complete one task folder of a handout clone from the solutions, as a team that did the task.
+
+    Every notebook is filled (``fill_in``) and written back, the task's scripts are copied in; the task
+    README is left as it is (its answers are the facilitators'). Returns the files written.
+    """
+    written = []
+    for notebook in sorted(handout_task.glob("*.ipynb")):
+        solution = nbformat.read(solution_task / notebook.name, as_version=4)
+        nbformat.write(fill_in(nbformat.read(notebook, as_version=4), solution, optional=optional), notebook)
+        written.append(notebook)
+    for script in participant_scripts(solution_task):
+        written.append(_copy(script, handout_task / script.name))
+    return written
+
+
+def manifest(solution: Path, handout: Path) -> dict:
+    """Each task of the handout in maze order: the scripts it asks for and its TODO cells per notebook."""
+    tasks = []
+    for task in discover(solution):
+        folder = handout / task.relative_to(solution)
+        notebooks = {nb.name: todo_cells(nbformat.read(nb, as_version=4)) for nb in sorted(folder.glob("*.ipynb"))}
+        scripts = [script.name for script in participant_scripts(task)]
+        tasks.append({"task": str(task.relative_to(solution)), "scripts": scripts, "notebooks": notebooks})
+    return {"tasks": tasks}
+
+
 def generate(solution: Path, handout: Path) -> list[Path]:
     """Write the whole handout repository into ``handout``; returns the files written, in order."""
     written = []
     for task in discover(solution):
         written += write_task(task, handout / task.relative_to(solution))
+    tasks = handout / TASKS_MANIFEST
+    tasks.parent.mkdir(parents=True, exist_ok=True)
+    tasks.write_text(json.dumps(manifest(solution, handout), indent=1, sort_keys=True) + "\n")
+    written.append(tasks)
     package = handout / "local_sagemaker"
     shutil.copytree(
         solution / "local_sagemaker",

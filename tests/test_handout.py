@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -72,8 +73,8 @@ def solution() -> nbformat.NotebookNode:
 def test_exercise_replaces_regions_empties_answers_and_drops_solution_cells(solution) -> None:
     exercise = handout.exercise_notebook(solution)
     nbformat.validate(exercise)
-    cells = {c.id: c for c in exercise.cells}
-    assert list(cells) == ["intro", "run", "fit", "whole", "q1", "a1"], "solution-notes and -check cells dropped"
+    assert [c.id for c in exercise.cells] == ["0", "1", "2", "3", "4", "5"], "numbered as nbstripout numbers them"
+    cells = dict(zip(["intro", "run", "fit", "whole", "q1", "a1"], exercise.cells, strict=True))
     assert cells["fit"].source == (
         "import math\n\n\ndef fit(data):\n    # TODO: fit the forest on data\n    # TODO: your code here\n"
         "    raise NotImplementedError()\n\n\nprint('boilerplate after the region stays')"
@@ -148,11 +149,104 @@ def test_layout_is_the_solutions_without_the_solution_files(generated) -> None:
         "Makefile",
         ".gitattributes",
         "scripts/lab.py",
-        ".github/workflows/notebooks.yml",
+        ".github/workflows/tasks.yml",
+        "tests/test_tasks.py",
+        handout.TASKS_MANIFEST,
         "local_sagemaker/connect.py",
     ):
         assert (generated / name).is_file(), name
-    assert not (generated / "maze").exists() and not (generated / "tests").exists()
+    assert not (generated / "maze").exists()
+    assert sorted(p.name for p in (generated / "tests").iterdir()) == ["tasks.json", "test_tasks.py"]
+
+
+def test_a_team_commits_everything_it_writes(generated, tmp_path) -> None:
+    """The handout's .gitignore keeps src/ (task 2's src/train.py is the work reviewed) and drops what reruns make."""
+    repo = tmp_path / "clone"
+    shutil.copytree(generated, repo)
+    git(repo, "init", "-q")
+    for written in ("chapter_1/task_2/src/train.py", "chapter_2/task_1/src/predict.py", "chapter_1/task_1/train.py"):
+        (repo / written).parent.mkdir(parents=True, exist_ok=True)
+        (repo / written).write_text("print('ours')\n")
+    produced_by_runs = ("chapter_1/task_3/data/train/train.csv", "chapter_1/task_3/model/model.joblib", "reports/t.xml")
+    for produced in produced_by_runs:
+        (repo / produced).parent.mkdir(parents=True, exist_ok=True)
+        (repo / produced).write_text("x")
+    untracked = git(repo, "status", "--porcelain", "--untracked-files=all", "--", "chapter_1", "chapter_2", "reports")
+    assert "chapter_1/task_2/src/train.py" in untracked and "chapter_2/task_1/src/predict.py" in untracked
+    assert "chapter_1/task_1/train.py" in untracked
+    assert "data/" not in untracked and "model/" not in untracked and "reports/" not in untracked
+
+
+# The way back: a handout notebook filled from its solution is the solution (the rehearsal's teams).
+
+
+def test_fill_in_writes_each_region_into_its_stub_and_each_answer_into_its_cell(solution) -> None:
+    tag(solution, "whole", handout.OPTIONAL_TAG)
+    exercise = handout.exercise_notebook(solution)
+    filled = handout.fill_in(exercise, solution)
+    cells = dict(zip(["intro", "run", "fit", "whole", "q1", "a1"], filled.cells, strict=True))
+    assert cells["fit"].source == handout.solution_code(next(c for c in solution.cells if c.id == "fit").source)
+    assert "secret_forest_fit(data, trees=123)" in cells["fit"].source and "SOLUTION" not in cells["fit"].source
+    assert cells["whole"].source == "whole_cell_is_the_solution = 42"
+    assert cells["a1"].source == "On the space's own instance, an ml.t3.medium by default."
+    assert handout.todo_cells(filled) == {} and set(handout.todo_cells(exercise)) == {"2", "3"}
+    assert exercise.cells[2].source.count(handout.CODE_STUB.split("\n")[1]) == 1, "the exercise is left unchanged"
+    required_only = handout.fill_in(exercise, solution, optional=False)
+    assert required_only.cells[3].source == handout.CODE_STUB
+    assert set(handout.todo_cells(required_only)) == {"3"}
+
+
+def test_fill_in_refuses_an_exercise_that_does_not_map_one_to_one(solution) -> None:
+    exercise = handout.exercise_notebook(solution)
+    exercise.cells[2].source += "\n" + handout.CODE_STUB
+    with pytest.raises(handout.Unmatched, match="cell 2: 2 `# TODO` stubs in the exercise but 1 solution regions"):
+        handout.fill_in(exercise, solution)
+    exercise = handout.exercise_notebook(solution)
+    del exercise.cells[0]
+    with pytest.raises(handout.Unmatched, match="the exercise's 5 cells do not pair up with the 6 cells"):
+        handout.fill_in(exercise, solution)
+
+
+def runs_as(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    """What a notebook runs and shows, cell by cell: type, tags, code without the region markers."""
+    return [
+        (
+            cell.cell_type,
+            cell.metadata.get("tags", []),
+            handout.solution_code(cell.source) if cell.cell_type == "code" else cell.source,
+        )
+        for cell in nb.cells
+        if not set(cell.metadata.get("tags", [])) & handout.REMOVED_TAGS
+    ]
+
+
+@pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_handout_notebook_filled_from_its_solution_runs_as_the_solution(notebook, generated) -> None:
+    """Same cells in the same order, same code: TODO cells and solution regions map one to one."""
+    solution = nbformat.read(notebook, as_version=4)
+    exercise = nbformat.read(generated / notebook.relative_to(ROOT), as_version=4)
+    assert handout.todo_cells(exercise), "something to fill"
+    filled = handout.fill_in(exercise, solution)
+    assert runs_as(filled) == runs_as(solution)
+    assert handout.todo_cells(filled) == {}
+    nbformat.validate(filled)
+
+
+def test_fill_task_completes_a_task_folder_scripts_included(generated, tmp_path) -> None:
+    clone = tmp_path / "team"
+    shutil.copytree(generated, clone)
+    for task in discover(ROOT):
+        written = handout.fill_task(task, clone / task.relative_to(ROOT))
+        assert written, task
+    assert (clone / "chapter_1/task_1/train.py").read_text() == (ROOT / "chapter_1/task_1/train.py").read_text()
+    manifest = json.loads((generated / handout.TASKS_MANIFEST).read_text())
+    assert [t["task"] for t in manifest["tasks"]] == [str(t.relative_to(ROOT)) for t in discover(ROOT)]
+    assert manifest["tasks"][0] == {"task": "chapter_1/task_1", "scripts": ["train.py"], "notebooks": {}}
+    for task in manifest["tasks"]:
+        for name, todos in task["notebooks"].items():
+            assert todos, f"{task['task']}/{name} lists its TODO cells"
+            filled = [c.source for c in nbformat.read(clone / task["task"] / name, as_version=4).cells]
+            assert not set(todos.values()) & set(filled), "every TODO cell filled"
 
 
 def solution_regions(source: str) -> list[str]:
@@ -302,3 +396,62 @@ def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     git(repo, "commit", "-qam", "second")
     log = git(repo, "log", "-p", "--ext-diff", "-1", env=env)
     assert "## modified /cells/1/source:" in log and "+x = 2" in log
+
+
+def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
+    """Teams push teams/<team>, one starts from another's branch, a facilitator fetches all and diffs cell by cell."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "GIT_TERMINAL_PROMPT": "0"}
+    remote = tmp_path / "participants.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote), env=env)
+    git(tmp_path, "config", "--global", "user.name", "Team", env=env)
+    git(tmp_path, "config", "--global", "user.email", "team@example.com", env=env)
+    git(tmp_path, "config", "--global", "credential.helper", "cache --timeout=28800", env=env)
+    assert git(tmp_path, "config", "--global", "credential.helper", env=env).strip() == "cache --timeout=28800"
+    publisher = tmp_path / "handout"
+    shutil.copytree(generated, publisher)
+    git(publisher, "init", "-q", "-b", "main", env=env)
+    git(publisher, "add", "-A", env=env)
+    git(publisher, "commit", "-qm", "SageMaker Maze handout", env=env)
+    git(publisher, "push", "-q", str(remote), "main", env=env)
+    notebook = "chapter_1/task_3/training.ipynb"
+    clones = {}
+    for team in ("team3", "team7"):
+        clone = clones[team] = tmp_path / team
+        git(tmp_path, "clone", "-q", str(remote), str(clone), env=env)
+        git(clone, "switch", "-q", "-c", f"teams/{team}", env=env)
+        handout.fill_task(ROOT / "chapter_1/task_3", clone / "chapter_1/task_3")
+        (clone / "chapter_1/task_3/src").mkdir()
+        (clone / "chapter_1/task_3/src/train.py").write_text(f"# {team}'s script\n")
+        git(clone, "add", "-A", env=env)
+        git(clone, "commit", "-qm", "chapter 1, task 3", env=env)
+        git(clone, "push", "-q", "-u", "origin", f"teams/{team}", env=env)
+    # team7 starts the next task from team3's work, its own kept on teams/team7
+    seven = clones["team7"]
+    git(seven, "fetch", "-q", "origin", env=env)
+    git(seven, "switch", "-q", "-c", "teams/team7-from-team3", "origin/teams/team3", env=env)
+    assert (seven / "chapter_1/task_3/src/train.py").read_text() == "# team3's script\n"
+    git(seven, "checkout", "teams/team7", "--", "chapter_1/task_3/src/train.py", env=env)
+    assert (seven / "chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"
+    git(seven, "push", "-q", "-u", "origin", "teams/team7-from-team3", env=env)
+    # a facilitator
+    facilitator = tmp_path / "facilitator"
+    git(tmp_path, "clone", "-q", str(remote), str(facilitator), env=env)
+    subprocess.run(["sh", str(SCRIPT), str(ROOT / ".venv/bin")], cwd=facilitator, check=True, timeout=60, env=env)
+    git(facilitator, "fetch", "origin", env=env)
+    branches = git(facilitator, "branch", "-r", "--list", "origin/teams/*", env=env).split()
+    assert branches == ["origin/teams/team3", "origin/teams/team7", "origin/teams/team7-from-team3"]
+    diff = git(facilitator, "diff", "main", "origin/teams/team7", "--", notebook, env=env)
+    assert "## modified /cells/" in diff and "+estimator = SKLearn(" in diff and '"source": [' not in diff
+    git(facilitator, "worktree", "add", "-q", str(tmp_path / "review-team7"), "origin/teams/team7", env=env)
+    assert (tmp_path / "review-team7/chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"
+
+
+def test_a_fresh_clone_has_nothing_to_commit_after_nbstripout(generated, tmp_path) -> None:
+    """The handout's notebooks are as nbstripout (its git filter) writes them: ids 0, 1, 2, ..., no outputs."""
+    for notebook in handout_notebooks(generated):
+        copy = tmp_path / notebook.name
+        shutil.copyfile(notebook, copy)
+        subprocess.run([str(ROOT / ".venv/bin/nbstripout"), str(copy)], check=True, timeout=60)
+        assert copy.read_bytes() == notebook.read_bytes(), notebook

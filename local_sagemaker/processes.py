@@ -44,6 +44,8 @@ PR_SET_CHILD_SUBREAPER = 36
 KILL_NOW = signal.SIGUSR1
 KILL_ROUNDS = 50
 _subreaper = [False]  # whether this process is a job's supervisor, which collects the orphans it inherits
+# First on every container's PYTHONPATH: its sitecustomize makes each Python process write whole lines.
+LINE_WRITES = Path(__file__).resolve().parent / "container_site"
 
 
 def _prctl(option: int, value: int) -> None:
@@ -74,7 +76,9 @@ def spawn_container(
     """A 'container': ``/opt/ml`` relocated to ``base_dir``, unbuffered Python, output merged, as bytes.
 
     ``supervised``: run ``args`` under the job supervisor (see the module's docstring). The output is
-    bytes because a container may print anything; read it with :func:`output_lines`.
+    bytes because a container may print anything; read it with :func:`output_lines`. Python in the
+    container writes each line with one ``write`` (``container_site/sitecustomize.py``), so lines of
+    processes that print at once do not run into each other.
     """
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -85,6 +89,7 @@ def spawn_container(
         "SAGEMAKER_BASE_DIR": str(base_dir),
         **environment,
     }
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LINE_WRITES), environment.get("PYTHONPATH")) if p)
     # -P and the file's path: the supervisor imports neither the local cloud's package nor its folder's modules.
     command = [sys.executable, "-P", __file__, str(os.getpid()), *args] if supervised else args
     return spawn(
@@ -93,7 +98,8 @@ def spawn_container(
 
 
 def output_lines(stream: IO[bytes]) -> Iterator[str]:
-    """A container's output line by line; bytes that are not UTF-8 become U+FFFD instead of ending the reader."""
+    """A container's output line by line, split at newlines only (one line, one log event, whatever
+    sizes the pipe delivers it in); bytes that are not UTF-8 become U+FFFD instead of ending the reader."""
     for line in stream:
         yield line.decode("utf-8", errors="replace")
 

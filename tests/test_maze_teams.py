@@ -30,12 +30,12 @@ def bucket_keys(s3: Any) -> set[str]:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> dict[str, Any]:
-    """chapter_1/task_3 for teams red* and blue*, in parallel kernels, each in its own copy of the task folder."""
+    """chapter_1/task_3 for teams red* and blue* (a longest name), in parallel kernels, each in its own folder."""
     cloud = daemon.find(daemon.state_dir())
     assert cloud is not None, "the root conftest starts the local cloud for the session"
     s3 = cloud.client("s3")
-    suffix = uuid.uuid4().hex[:6]
-    teams = [f"red{suffix}", f"blue{suffix}"]
+    suffix = uuid.uuid4().hex
+    teams = [f"red{suffix[:6]}", f"blue{suffix[:16]}"]  # blue's is as long as a team name can be: 20 characters
     before = bucket_keys(s3)
 
     def run(team: str) -> str:

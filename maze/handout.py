@@ -34,9 +34,17 @@ ANSWER_TAG = "answer"
 REMOVED_TAGS = frozenset({"solution-notes", "solution-check"})
 # Everything after this line of a task README is the answer key.
 README_ANSWERS = "<!-- answers -->"
-# Copied unchanged from the solution repository: the package definition, the session-wide local
-# cloud of the notebook tests, their output sanitiser, what Git ignores, nbdime's notebook driver.
-VERBATIM = ("pyproject.toml", "conftest.py", "nbval_sanitize.cfg", ".gitignore", ".gitattributes")
+# Copied unchanged from the solution repository: the package definition and its build backend, the
+# session-wide local cloud of the notebook tests, their output sanitiser, what Git ignores, nbdime's
+# notebook driver.
+VERBATIM = (
+    "pyproject.toml",
+    "build_backend/maze_build.py",
+    "conftest.py",
+    "nbval_sanitize.cfg",
+    ".gitignore",
+    ".gitattributes",
+)
 # Copied from elsewhere in the solution repository to a new place in the handout.
 RELOCATED = {"maze/lab.py": "scripts/lab.py"}
 

@@ -20,13 +20,14 @@ import sys
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 from packaging.requirements import Requirement
 
 from local_sagemaker import versions
 from local_sagemaker.supported_python import SUPPORTED
 from maze import lock
-from tests.notebooks import ROOT, SDK_NOISE, first_cells_program
+from tests.notebooks import NOTEBOOKS, ROOT, SDK_NOISE, first_cells_program
 
 
 def runtime_requirements() -> list[Requirement]:
@@ -304,3 +305,23 @@ def test_offline_a_kernel_without_the_local_extra_is_told_how_to_add_it(monkeypa
         "  psutil 5.9.4 installed, psutil>=6 needed.",
     ]
     assert lines[3].startswith('Fix: run `pip install -e ".[local]"` in a terminal at the repository root')
+
+
+def test_without_the_install_step_the_first_cell_names_the_one_command(tmp_path: Path) -> None:
+    """A Studio kernel where `pip install -e .` was skipped: the cell stops naming the command, not a bare error."""
+    guarded = 0
+    for notebook in NOTEBOOKS:
+        first = next(cell for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code")
+        if "local_sagemaker" not in first.source:
+            continue
+        guarded += 1
+        # -I -S: no site-packages, so neither local_sagemaker nor its dependencies are importable.
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", first.source], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert done.stderr.strip().splitlines()[-1] == (
+            "ModuleNotFoundError: No module named 'local_sagemaker'. Run `pip install -e .` in a terminal at the "
+            "repository root, then restart the kernel."
+        ), notebook
+    assert guarded == 5, "every SageMaker notebook's first cell"

@@ -14,7 +14,7 @@ and then comes from uv's cache.
 
 An environment is built under ``<root>/<version>-py<python>`` (one per Python: clouds of two Pythons
 may share a root) in a temporary directory beside it and renamed into
-place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per version
+place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per environment
 makes concurrent jobs of one version (threads or processes) wait for the one build; later uses find
 the directory and cost a stat and a small JSON read. Its manifest records the Python and the
 requirements it was built from; an environment whose record differs from the running Python's is rebuilt.
@@ -119,8 +119,9 @@ _COMMON = {"boto3": "1.28.57", "protobuf": "3.20.2", "psutil": "5.7.2", "retryin
            "urllib3": "1.26.17"}  # fmt: skip
 _SIX = Replacement(
     "six>=1.16.0",
-    "six 1.15.0 does not import on Python {python} (its six.moves importer needs find_module, which Python 3.12 "
-    "removed; the training toolkit and gevent import six.moves); 1.16.0 is the first release that imports",
+    "six 1.15.0's six.moves does not import on Python {python} (its importer needs find_module, which Python 3.12 "
+    "removed; python-dateutil, which boto3 and so the training toolkit import, needs it); 1.16.0 is the first "
+    "release where it does",
     "six.moves",
     since="3.12",
 )

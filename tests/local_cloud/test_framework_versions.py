@@ -57,7 +57,7 @@ def test_a_training_job_runs_in_its_framework_versions_environment(sm, s3, logs)
     assert pandas.split(".")[0] == PINS["pandas"].split(".")[0], "the image's pandas major, not the project's 3.x"
     if PYTHON == "3.12":  # the job's log names each pin replaced on this Python, with why
         assert any(
-            line.startswith("six 1.16.0 instead of the container's 1.15.0: six 1.15.0 does not import")
+            line.startswith("six 1.16.0 instead of the container's 1.15.0: six 1.15.0's six.moves does not import")
             for line in lines
         )
 

@@ -20,6 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 from local_sagemaker import daemon
 from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
 from local_sagemaker.sdk_polling import POLL_SCALE, ScaledClock, when_imported
+from local_sagemaker.supported_python import require as require_supported_python
 from local_sagemaker.team import team_name
 from local_sagemaker.versions import check_local_cloud, check_versions
 
@@ -52,7 +53,8 @@ def chosen_target() -> str:
 
 
 def connect() -> Connection:
-    """Check the kernel's packages, quieten the SDK, choose the cloud for this kernel and say which."""
+    """Check the kernel's Python and packages, quieten the SDK, choose the cloud for this kernel and say which."""
+    require_supported_python()
     kernel = check_versions()
     _quiet_sdk()
     if chosen_target() == "aws":

@@ -6,19 +6,23 @@ version the pinned SDK lists runs in an environment of its own, built from the p
 ``requirements.txt`` (aws/sagemaker-scikit-learn-container, one branch per version): scikit-learn
 exactly, every other pin "that version or the closest above it with a wheel for this Python"
 (uv's ``--resolution lowest-direct``), so the environment is as close to the image as this Python
-allows, and says where it is not. The scientific packages must come as wheels (no compiling NumPy
+allows, and says where it is not. A pin that has a wheel but does not work on a Python (six 1.15.0 does
+not import on 3.12) carries a :class:`Replacement` from that Python on: the closest release that does,
+and why. The scientific packages must come as wheels (no compiling NumPy
 for half an hour); the SageMaker training toolkit, which ships only as a source archive, is built once
 and then comes from uv's cache.
 
-An environment is built under ``<root>/<version>`` in a temporary directory beside it and renamed into
-place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per version
+An environment is built under ``<root>/<version>-py<python>`` (one per Python: clouds of two Pythons
+may share a root) in a temporary directory beside it and renamed into
+place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per environment
 makes concurrent jobs of one version (threads or processes) wait for the one build; later uses find
-the directory and cost a stat and a small JSON read.
+the directory and cost a stat and a small JSON read. Its manifest records the Python and the
+requirements it was built from; an environment whose record differs from the running Python's is rebuilt.
 
-Which versions can run is a static property of the table below (:data:`CONTAINERS`): a version whose
-exact scikit-learn has no wheel for this Python carries a ``blocker``. The table is checked against the
-package index by the tests (``uv pip compile --only-binary``), so ``check_image`` answers per request
-without touching the network.
+Which versions can run is a function of the Python and of the table below (:data:`CONTAINERS`): each
+version names the newest Python its exact scikit-learn has a wheel for. The table is checked against the
+package index by the tests for every supported Python (``uv pip compile --only-binary``), so
+``check_image`` answers per request without touching the network.
 """
 
 from __future__ import annotations
@@ -48,35 +52,64 @@ HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "sagemaker-training")
 SOURCE = "aws/sagemaker-scikit-learn-container, branch {branch}: requirements.txt and docker/{version}/"
 
 
+def _python_key(python: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in python.split("."))
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A pin that does not work on Pythons from ``since`` on: the requirement used instead (the closest that does), why.
+
+    ``probe``: the import that fails with the image's version there and works with the replacement (the
+    tests check both). ``why`` may name ``{python}``, the Python the environment is built for.
+    """
+
+    requirement: str
+    why: str
+    probe: str
+    since: str = "3.11"
+
+
 @dataclass(frozen=True)
 class Container:
     """What one image holds: its Python and the versions of the packages that matter to a job or the server.
 
-    ``replaced``: a pin that cannot be honoured here at all (not even by a later release), with the
-    requirement used instead and why. ``blocker``: why the version cannot run on this Python.
+    ``newest_python``: the newest Python the image's exact scikit-learn has a wheel for; on a later one the
+    version cannot run. ``replaced``: the pins replaced on some Pythons (:class:`Replacement`).
     """
 
     branch: str
     python: str
     packages: dict[str, str]
-    replaced: dict[str, tuple[str, str]] = field(default_factory=dict)
-    blocker: str = ""
+    newest_python: str
+    replaced: dict[str, Replacement] = field(default_factory=dict)
 
-    def requirements(self) -> list[str]:
-        """uv requirements: scikit-learn exact, the rest at the image's version or the closest above it."""
+    def replacements(self, python: str = PYTHON) -> dict[str, Replacement]:
+        """The replacements that apply on ``python``."""
+        return {n: r for n, r in self.replaced.items() if _python_key(python) >= _python_key(r.since)}
+
+    def blocker(self, python: str = PYTHON) -> str:
+        """Why this version cannot run on ``python``, or ""."""
+        if _python_key(python) <= _python_key(self.newest_python):
+            return ""
+        sklearn = self.packages["scikit-learn"]
+        return (
+            f"scikit-learn {sklearn} has no wheel for Python {python} (the newest it has one for is "
+            f"{self.newest_python}; building it from source is not an option)"
+        )
+
+    def requirements(self, python: str = PYTHON) -> list[str]:
+        """uv requirements on ``python``: scikit-learn exact, the rest at the image's version or the closest above."""
+        replaced = self.replacements(python)
         lines = []
         for name, version in self.packages.items():
             if name == "scikit-learn":
                 lines.append(f"{name}=={version}")
-            elif name in self.replaced:
-                lines.append(self.replaced[name][0])
+            elif name in replaced:
+                lines.append(replaced[name].requirement)
             else:
                 lines.append(f"{name}>={version}")
         return lines
-
-
-def _no_wheel(sklearn: str) -> str:
-    return f"scikit-learn {sklearn} has no wheel for Python {PYTHON} (and building it from source is not an option)"
 
 
 # The serving stack of the 1.2-1 and 1.4-2 images (gunicorn with gevent workers, Flask 1.1.1 on Werkzeug 2.0.3).
@@ -84,10 +117,18 @@ _SERVING = {"flask": "1.1.1", "werkzeug": "2.0.3", "itsdangerous": "2.0.1", "gun
 # What both images pin besides the science and the serving stack.
 _COMMON = {"boto3": "1.28.57", "protobuf": "3.20.2", "psutil": "5.7.2", "retrying": "1.3.3", "six": "1.15.0",
            "urllib3": "1.26.17"}  # fmt: skip
+_SIX = Replacement(
+    "six>=1.16.0",
+    "six 1.15.0's six.moves does not import on Python {python} (its importer needs find_module, which Python 3.12 "
+    "removed; python-dateutil, which boto3 and so the training toolkit import, needs it); 1.16.0 is the first "
+    "release where it does",
+    "six.moves",
+    since="3.12",
+)
 
 CONTAINERS: dict[str, Container] = {
     "0.20.0": Container(
-        "0.20.0", "3.7", {"scikit-learn": "0.20.0", "numpy": "1.19.5", "pandas": "0.25.3"}, blocker=_no_wheel("0.20.0")
+        "0.20.0", "3.7", {"scikit-learn": "0.20.0", "numpy": "1.19.5", "pandas": "0.25.3"}, newest_python="3.7"
     ),
     "0.23-1": Container(
         "0.23-1",
@@ -99,7 +140,7 @@ CONTAINERS: dict[str, Container] = {
             "scipy": "1.5.3",
             "sagemaker-training": "4.0.1",
         },
-        blocker=_no_wheel("0.23.2"),
+        newest_python="3.8",
     ),
     "1.0-1": Container(
         "1.0-1",
@@ -111,7 +152,7 @@ CONTAINERS: dict[str, Container] = {
             "scipy": "1.8.0",
             "sagemaker-training": "4.7.4",
         },
-        blocker=_no_wheel("1.0.2"),
+        newest_python="3.10",
     ),
     "1.2-1": Container(
         "1.2-1",
@@ -127,6 +168,8 @@ CONTAINERS: dict[str, Container] = {
             "markupsafe": "2.1.1",
             **_COMMON,
         },
+        newest_python="3.11",
+        replaced={"six": _SIX},
     ),
     "1.4-2": Container(
         "v1.4-2",
@@ -146,12 +189,15 @@ CONTAINERS: dict[str, Container] = {
             "pyyaml": "6.0.1",
             **_COMMON,
         },
+        newest_python="3.12",
         replaced={
-            "jinja2": (
+            "jinja2": Replacement(
                 "jinja2>=3.0.3,<3.1",
-                f"Jinja2 2.11 needs MarkupSafe < 2.1, which has no wheel for Python {PYTHON}; 3.0.3 is the "
+                "Jinja2 2.11 needs MarkupSafe < 2.1, which has no wheel for Python {python}; 3.0.3 is the "
                 "container 1.2-1's, the last that Flask 1.1.1 can import",
+                "jinja2",
             ),
+            "six": _SIX,
         },
     ),
 }
@@ -179,16 +225,16 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.replace("-", ".").split("."))
 
 
-def blocker(version: str) -> str:
-    """Why ``version`` cannot run on this machine, or "" if it can."""
+def blocker(version: str, python: str = PYTHON) -> str:
+    """Why ``version`` cannot run on ``python`` (by default this one), or "" if it can."""
     if version not in CONTAINERS:
         return "the local cloud knows no package pins for its image"
-    return CONTAINERS[version].blocker
+    return CONTAINERS[version].blocker(python)
 
 
-def runnable_versions() -> list[str]:
-    """The framework versions the SDK lists that this machine can run, oldest first."""
-    return [version for version in sdk_framework_versions() if not blocker(version)]
+def runnable_versions(python: str = PYTHON) -> list[str]:
+    """The framework versions the SDK lists that run on ``python`` (by default this one), oldest first."""
+    return [version for version in sdk_framework_versions() if not blocker(version, python)]
 
 
 @cache
@@ -275,10 +321,10 @@ class FrameworkEnvs:
         """
         if blocker(version):
             raise FrameworkEnvError(f"framework version {version} cannot run here: {blocker(version)}")
-        env = self.root / version
+        env = env_dir(self.root, version)
         if not _current(env, CONTAINERS[version]):
-            with self._lock(version):
-                if not _current(env, CONTAINERS[version]):  # absent, or built from other pins than this table's
+            with self._lock(env.name):
+                if not _current(env, CONTAINERS[version]):  # absent, or built for another Python or other pins
                     self._build(version, env, progress)
         manifest = json.loads((env / MANIFEST).read_text())
         installed = manifest["installed"]
@@ -291,10 +337,10 @@ class FrameworkEnvs:
         return env / "bin" / "python"
 
     @contextlib.contextmanager
-    def _lock(self, version: str) -> Iterator[None]:
-        """One build per version at a time, across threads and processes (a file lock per open file)."""
+    def _lock(self, name: str) -> Iterator[None]:
+        """One build per environment at a time, across threads and processes (a file lock per open file)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f".{version}.lock", "w") as handle:
+        with open(self.root / f".{name}.lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -304,10 +350,10 @@ class FrameworkEnvs:
     def _build(self, version: str, env: Path, progress: Callable[[str], None]) -> None:
         container = CONTAINERS[version]
         progress(f"Preparing the scikit-learn {version} environment (first use on this machine) ...")
-        for stale in self.root.glob(f".{version}.building-*"):  # left by a build that crashed: we hold the lock
+        for stale in self.root.glob(f".{env.name}.building-*"):  # left by a build that crashed: we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(env, ignore_errors=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{version}.building-", dir=self.root))
+        building = Path(tempfile.mkdtemp(prefix=f".{env.name}.building-", dir=self.root))
         try:
             staged = building / "env"
             # --seed: pip, with which the container installs a model's requirements.txt.
@@ -396,25 +442,39 @@ class FrameworkEnvs:
         return shim
 
 
+def env_dir(root: Path, version: str) -> Path:
+    """Where ``version``'s environment for this Python lives under ``root``."""
+    return root / f"{version}-py{PYTHON}"
+
+
 def _current(env: Path, container: Container) -> bool:
-    """Whether ``env`` is complete and was built from ``container``'s requirements as this code states them."""
+    """Whether ``env`` is complete, for this Python, and built from ``container``'s requirements as this code states.
+
+    Its Python must still be there too: an environment's interpreter is a link to the one it was built with.
+    """
     try:
-        return json.loads((env / MANIFEST).read_text()).get("requirements") == container.requirements()
+        manifest = json.loads((env / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
+    return (
+        manifest.get("python") == PYTHON
+        and manifest.get("requirements") == container.requirements()
+        and (env / "bin" / "python").exists()
+    )
 
 
-def differences(container: Container, installed: dict[str, str]) -> list[str]:
-    """One line per pinned package whose version here is not the image's, with the reason."""
+def differences(container: Container, installed: dict[str, str], python: str = PYTHON) -> list[str]:
+    """One line per pinned package whose version on ``python`` is not the image's, with the reason."""
+    replaced = container.replacements(python)
     lines = []
     for name, version in container.packages.items():
         got = installed.get(name)
         if got == version:
             continue
-        if name in container.replaced:
-            why = container.replaced[name][1]
+        if name in replaced:
+            why = replaced[name].why.format(python=python)
         else:
-            why = f"no wheel of {version} for Python {PYTHON} (the image runs {container.python}); the closest one"
+            why = f"no wheel of {version} for Python {python} (the image runs {container.python}); the closest one"
         lines.append(f"{name} {got or 'not installed'} instead of the container's {version}: {why}")
     return lines
 
@@ -438,5 +498,5 @@ def frameworks_dir(state_dir: Path) -> Path:
 
 
 def built_versions(root: Path) -> list[str]:
-    """The framework versions whose environment is complete under ``root``."""
-    return sorted(v for v in CONTAINERS if _current(root / v, CONTAINERS[v]))
+    """The framework versions whose environment for this Python is complete under ``root``."""
+    return sorted(v for v in CONTAINERS if _current(env_dir(root, v), CONTAINERS[v]))

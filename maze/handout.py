@@ -59,10 +59,16 @@ COPY_STUB = (
 README_ANSWERS = "<!-- answers -->"
 # Where the handout lists its TODO cells as handed out, for its own CI.
 TASKS_MANIFEST = "tests/tasks.json"
-# Copied unchanged from the solution repository: the package definition, the session-wide local
-# cloud of the notebook tests, their output sanitiser, nbdime's notebook driver. The handout has its
-# own .gitignore (handout_files/): a team commits everything it produces, src/ included.
-VERBATIM = ("pyproject.toml", "conftest.py", "nbval_sanitize.cfg", ".gitattributes")
+# Copied unchanged from the solution repository: the package definition and its build backend, the
+# session-wide local cloud of the notebook tests, their output sanitiser, nbdime's notebook driver. The
+# handout has its own .gitignore (handout_files/): a team commits everything it produces, src/ included.
+VERBATIM = (
+    "pyproject.toml",
+    "build_backend/maze_build.py",
+    "conftest.py",
+    "nbval_sanitize.cfg",
+    ".gitattributes",
+)
 # Copied from elsewhere in the solution repository to a new place in the handout.
 RELOCATED = {"maze/lab.py": "scripts/lab.py"}
 

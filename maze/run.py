@@ -17,10 +17,12 @@ from maze.provisioning import chain_line, longest_chain, team_waits
 from maze.tasks import TaskResult, discover, run_task
 
 ROOT = Path(__file__).resolve().parent.parent
+# How much of a failure's message the summary shows (its first lines, each cut to a screen's width).
+ERROR_LINES, ERROR_WIDTH = 6, 200
 
 
 def summary(results: list[TaskResult]) -> str:
-    """One line a task: status, time, key figures; then its jobs, and the first error line of a failure."""
+    """One line a task: status, time, key figures; then its jobs; for a failure, why and where to look."""
     lines = [f"{'task':<18}{'status':<8}{'time':>8}  figures"]
     for result in results:
         figures = "  ".join(f"{k}={v}" for k, v in result.figures.items())
@@ -28,7 +30,10 @@ def summary(results: list[TaskResult]) -> str:
         lines.append(f"{result.name:<18}{status:<8}{result.seconds:>7.1f}s  {figures}")
         lines += [f"{'':<36}{line}" for line in result.cloud]
         if result.error:
-            lines.append(f"{'':<36}{result.error[:200]}")
+            lines += [f"{'':<36}{line[:ERROR_WIDTH]}" for line in result.error.splitlines()[:ERROR_LINES]]
+        if result.executed is not None:
+            where = result.executed.relative_to(ROOT) if result.executed.is_relative_to(ROOT) else result.executed
+            lines.append(f"{'':<36}the executed notebook, with every output: {where}")
     lines.append(
         "waits = the longest chain of provisioning waits one after another (training and transform jobs, "
         "endpoints), from the cloud's records; provisioned = all of them"

@@ -26,8 +26,9 @@ class TaskResult:
     ok: bool
     seconds: float
     figures: dict[str, str] = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # the exception type and message of the failing cell or script, "" if the task passed
     cloud: list[str] = field(default_factory=list)  # what it left in the cloud: job lines, its provisioning waits
+    executed: Path | None = None  # the executed copy of the notebook that failed
 
 
 def discover(root: Path) -> list[Path]:
@@ -65,7 +66,8 @@ def run_notebook(notebook: Path, executed: Path, env: dict[str, str] | None = No
     try:
         client.execute(**({"env": env} if env is not None else {}))
     except CellExecutionError as exc:
-        error = str(exc).strip().splitlines()[-1]
+        # The kernel's own reply names the exception, whatever renders its traceback (the SDK installs rich's).
+        error = f"{exc.ename}: {exc.evalue}"
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, executed)
     text = "\n".join(
@@ -84,12 +86,15 @@ def run_task(task: Path, runs: Path) -> TaskResult:
     started = time.monotonic()
     notebooks = sorted(task.glob("*.ipynb"))
     if notebooks:
-        text, error = "", ""
+        text, error, executed = "", "", None
         for notebook in notebooks:
-            out, error = run_notebook(notebook, runs / task.parent.name / task.name / notebook.name)
+            executed = runs / task.parent.name / task.name / notebook.name
+            out, error = run_notebook(notebook, executed)
             text += out
             if error:
                 break
     else:
-        text, error = run_script(task)
-    return TaskResult(name, not error, time.monotonic() - started, figures_in(text), error)
+        (text, error), executed = run_script(task), None
+    result = TaskResult(name, not error, time.monotonic() - started, figures_in(text), error)
+    result.executed = executed if error else None
+    return result

@@ -1,8 +1,10 @@
-"""The one install step of a participant: `pip install -e .` gives a kernel everything the notebooks need.
+"""The one install step of a participant: `pip install -e .` gives a kernel everything the notebooks need;
+the offline environment's lock; and an unsupported Python stopped with one message at every entry point.
 
-On Studio that command runs in SageMaker Distribution's Python 3.12; the dev environment is 3.11.
-Both tests ask PyPI (through pip) and take a while: the resolver about 15 s per Python, the fresh
-environment a minute or two (pip installs some 600 MB).
+On Studio that command runs in SageMaker Distribution's Python 3.12; the dev environment is 3.11 or 3.12.
+The install tests ask PyPI (through pip) and take a while: the resolver about 15 s per Python, the fresh
+environment a minute or two (pip installs some 600 MB). The Python 3.13 tests need a python3.13 on PATH
+or under pyenv (the CI workflow sets one up); each takes a few seconds.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import sys
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 from packaging.requirements import Requirement
 
 from local_sagemaker import versions
-from tests.notebooks import ROOT, SDK_NOISE, first_cells_program
+from local_sagemaker.supported_python import SUPPORTED
+from maze import lock
+from tests.notebooks import NOTEBOOKS, ROOT, SDK_NOISE, first_cells_program
 
 
 def runtime_requirements() -> list[Requirement]:
@@ -31,10 +36,31 @@ def runtime_requirements() -> list[Requirement]:
     return [Requirement(line) for line in project["dependencies"]]
 
 
-def test_the_version_check_holds_the_pins_pyproject_installs() -> None:
-    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert versions.SDK_PIN in pins
-    assert versions.SKLEARN_PIN in pins
+def test_the_studio_install_pins_the_sdk_and_scikit_learn_exactly_and_nothing_else() -> None:
+    """Exact where the notebooks depend on a version; ranges for the rest, which Studio's image brings."""
+    exact = {req.name: next(iter(req.specifier)).version for req in runtime_requirements() if "==" in str(req)}
+    assert sorted(exact) == ["sagemaker", "scikit-learn"]
+    assert Requirement(versions.SDK_PIN).specifier.contains(exact["sagemaker"]), "the pinned SDK passes the check"
+    assert f"scikit-learn=={exact['scikit-learn']}" == versions.SKLEARN_PIN
+
+
+@pytest.mark.parametrize("python", SUPPORTED)
+def test_the_lock_is_resolved_from_pyproject_as_it_is_now(python: str) -> None:
+    problems = lock.disagreements(python)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_pin_moved_without_a_new_lock_fails_the_lock_test(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "requirements.txt"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    (tmp_path / "requirements").mkdir()
+    shutil.copyfile(lock.lock_path("3.12"), lock.lock_path("3.12", tmp_path))
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"scikit-learn==1.4.2"', '"scikit-learn==1.5.2"'))
+    problems = lock.disagreements("3.12", tmp_path)
+    assert problems[0].startswith("requirements/lock-py3.12.txt was resolved from another pyproject.toml")
+    assert problems[0].endswith("run `make lock`.")
+    assert "scikit-learn==1.5.2: the lock has scikit-learn 1.4.2" in problems
 
 
 @pytest.mark.parametrize("python", ["3.11", "3.12"])
@@ -58,16 +84,110 @@ def test_the_runtime_pins_resolve_to_wheels(python: str, tmp_path: Path) -> None
     print(f"Python {python}: {len(chosen)} wheels, sagemaker {chosen['sagemaker']}, numpy {chosen['numpy']}")
 
 
-def studio_python() -> str:
-    """Python 3.12, as in Studio's SageMaker Distribution images, if this machine has one; else this Python."""
+def python_at(version: str) -> str | None:
+    """A Python ``version`` of this machine that runs (a pyenv shim may name one it does not select), or None."""
     candidates = [
-        shutil.which("python3.12"),
-        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))),
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}"))),
     ]
     for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
-            return candidate
-    return sys.executable
+        done = subprocess.run([candidate, "-c", "import sys, venv; print(sys.executable)"], capture_output=True)
+        if done.returncode == 0:
+            return done.stdout.decode().strip()
+    return None
+
+
+def studio_python() -> str:
+    """Python 3.12, as in Studio's SageMaker Distribution images, if this machine has one; else this Python."""
+    return python_at("3.12") or sys.executable
+
+
+@pytest.fixture(scope="module")
+def python_3_13() -> str:
+    """The Python the project refuses, which the refusal tests need (no skip: a missing one fails, saying so)."""
+    found = python_at("3.13")
+    assert found, "these tests need Python 3.13 on PATH or under ~/.pyenv/versions (uv python install 3.13)"
+    return found
+
+
+def assert_the_one_message(output: str, python: str) -> None:
+    found = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)
+    assert f"SageMaker Maze runs on Python 3.11 or 3.12; this is Python {found.stdout.strip()} (" in output, output
+    assert "scikit-learn 1.4.2" in output and "has no build for Python 3.13" in output, output
+    for command in ("uv python install 3.12", "pyenv install 3.12", "sudo apt install python3.12"):
+        assert command in output, (command, output)
+
+
+def test_on_python_3_13_pip_install_stops_with_the_one_message_before_any_build(python_3_13, tmp_path) -> None:
+    venv = tmp_path / "py313"
+    subprocess.run([python_3_13, "-m", "venv", str(venv)], check=True, timeout=120)
+    # README's command; --no-build-isolation keeps it offline (the backend checks before it needs setuptools).
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--no-build-isolation", "-e", str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert_the_one_message(done.stdout + done.stderr, str(venv / "bin" / "python"))
+    assert "Failed to build" not in done.stdout + done.stderr, "never a dependency's build error"
+    listed = subprocess.run([str(venv / "bin" / "pip"), "list"], capture_output=True, text=True).stdout
+    assert "scikit-learn" not in listed and "sagemaker" not in listed
+
+
+def test_on_python_3_13_make_stops_with_the_one_message(python_3_13) -> None:
+    done = subprocess.run(
+        ["make", "-n", "maze", f"PYTHON={python_3_13}"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert_the_one_message(done.stderr, python_3_13)
+    assert f"PYTHON={python_3_13} cannot run the project" in done.stderr
+
+
+def test_on_python_3_13_connect_stops_with_the_one_message(python_3_13, tmp_path) -> None:
+    """A kernel of Python 3.13 with what ``import local_sagemaker`` needs: connect() refuses before anything else."""
+    venv = tmp_path / "kernel"
+    uv = str(Path(sys.executable).parent / "uv")
+    subprocess.run([uv, "venv", "-q", "--python", python_3_13, str(venv)], check=True, timeout=120)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "boto3", "psutil",
+                    "packaging"], check=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import local_sagemaker; local_sagemaker.connect()"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "MAZE_TARGET": "aws"},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("then run the command again with it"), done.stderr
+    assert "local_sagemaker.supported_python.UnsupportedPython: SageMaker Maze runs on Python" in done.stderr
+    assert_the_one_message(done.stderr, str(venv / "bin" / "python"))
+
+
+def make_picks(path: Path) -> subprocess.CompletedProcess:
+    """What ``make -n setup`` says with only ``path`` on PATH (make and its shell by their absolute paths)."""
+    return subprocess.run(
+        [shutil.which("make"), "-n", "setup", f"VENV={path}/venv"], cwd=ROOT, capture_output=True, text=True,
+        timeout=60,
+        env={"PATH": path, "HOME": os.environ["HOME"]},
+    )  # fmt: skip
+
+
+def test_make_picks_3_11_then_3_12_and_says_which(tmp_path: Path) -> None:
+    pythons = {version: python_at(version) for version in ("3.11", "3.12")}
+    assert all(pythons.values()), pythons
+    for present in (["3.11", "3.12"], ["3.12"]):
+        folder = tmp_path / "-".join(present)
+        folder.mkdir()
+        for version in present:
+            (folder / f"python{version}").symlink_to(os.path.realpath(pythons[version]))
+        done = make_picks(folder)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == f"make: Python {present[0]} ({folder}/python{present[0]})"
+        assert f"{folder}/python{present[0]} -m venv --clear {folder}/venv" in done.stdout
+        assert f"-r requirements/lock-py{present[0]}.txt" in done.stdout
+
+
+def test_make_refuses_a_python3_that_is_not_supported(python_3_13, tmp_path: Path) -> None:
+    (tmp_path / "python3").symlink_to(os.path.realpath(python_3_13))
+    done = make_picks(tmp_path)
+    assert done.returncode != 0
+    assert_the_one_message(done.stderr, python_3_13)
 
 
 def test_a_fresh_environment_with_the_one_command_runs_the_notebooks_first_cells(tmp_path: Path) -> None:
@@ -185,3 +305,23 @@ def test_offline_a_kernel_without_the_local_extra_is_told_how_to_add_it(monkeypa
         "  psutil 5.9.4 installed, psutil>=6 needed.",
     ]
     assert lines[3].startswith('Fix: run `pip install -e ".[local]"` in a terminal at the repository root')
+
+
+def test_without_the_install_step_the_first_cell_names_the_one_command(tmp_path: Path) -> None:
+    """A Studio kernel where `pip install -e .` was skipped: the cell stops naming the command, not a bare error."""
+    guarded = 0
+    for notebook in NOTEBOOKS:
+        first = next(cell for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code")
+        if "local_sagemaker" not in first.source:
+            continue
+        guarded += 1
+        # -I -S: no site-packages, so neither local_sagemaker nor its dependencies are importable.
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", first.source], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert done.stderr.strip().splitlines()[-1] == (
+            "ModuleNotFoundError: No module named 'local_sagemaker'. Run `pip install -e .` in a terminal at the "
+            "repository root, then restart the kernel."
+        ), notebook
+    assert guarded == 5, "every SageMaker notebook's first cell"

@@ -1,8 +1,10 @@
 """Framework environments: one per scikit-learn framework version, built with uv, running the toolkit and the server.
 
-One environment (framework version 1.2-1, the one besides the project's own 1.4-2) is built per module
-into a temporary root, from uv's user cache; the training toolkit and the serving container then run
-in it for real, each in a temporary /opt/ml, without the local cloud's wiring.
+One environment (the oldest framework version this Python runs: 1.2-1 on 3.11, 1.4-2 on 3.12) is built
+per module into a temporary root, from uv's user cache; the training toolkit and the serving container
+then run in it for real, each in a temporary /opt/ml, without the local cloud's wiring. The claims of the
+table about other Pythons (which versions run, which pins are replaced) are checked against the package
+index for each supported Python.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,11 +24,15 @@ import pytest
 
 from local_sagemaker.framework import check_image
 from local_sagemaker.framework_envs import (
+    BINARY_ONLY,
     CONTAINERS,
+    MANIFEST,
     PYTHON,
     Container,
     FrameworkEnvError,
     FrameworkEnvs,
+    blocker,
+    env_dir,
     layered_python,
     pip_index_options,
     runnable_versions,
@@ -35,7 +42,9 @@ from local_sagemaker.framework_envs import (
 from local_sagemaker.platform.errors import ValidationError
 from local_sagemaker.serving.instance import ACCESS_LOG_FORMAT
 
-VERSION = "1.2-1"
+VERSION = runnable_versions()[0]
+# The Pythons the project supports, and the next one, which it refuses (local_sagemaker/supported_python.py).
+PYTHONS = ("3.11", "3.12", "3.13")
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{}-cpu-py3"
 TRAIN = """\
 import argparse, os, joblib, numpy, pandas, sklearn, tabulate
@@ -97,11 +106,26 @@ def test_a_later_use_finds_the_environment_built(built) -> None:
 
 
 def test_a_failed_build_leaves_no_environment_and_says_why(tmp_path, monkeypatch) -> None:
-    monkeypatch.setitem(CONTAINERS, VERSION, Container("x", PYTHON, {"no-such-package-maze-envs": "1.0"}))
+    monkeypatch.setitem(CONTAINERS, VERSION, Container("x", PYTHON, {"no-such-package-maze-envs": "1.0"}, PYTHON))
     envs = FrameworkEnvs(tmp_path)
     with pytest.raises(FrameworkEnvError, match="no-such-package-maze-envs"):
         envs.python(VERSION, lambda line: None)
-    assert sorted(path.name for path in tmp_path.iterdir()) == [f".{VERSION}.lock"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f".{VERSION}-py{PYTHON}.lock"]
+
+
+def test_an_environment_built_for_another_python_is_rebuilt_not_reused(built, tmp_path) -> None:
+    envs, python, _ = built
+    copy = FrameworkEnvs(tmp_path)
+    manifest = json.loads((env_dir(envs.root, VERSION) / MANIFEST).read_text())
+    assert manifest["python"] == PYTHON
+    # The record of an environment built on another Python, where this Python's would be.
+    (env_dir(copy.root, VERSION) / "bin").mkdir(parents=True)
+    (env_dir(copy.root, VERSION) / "bin" / "python").symlink_to(python.resolve())
+    (env_dir(copy.root, VERSION) / MANIFEST).write_text(json.dumps({**manifest, "python": "3.99"}))
+    lines: list[str] = []
+    rebuilt = copy.python(VERSION, lines.append)
+    assert lines[0] == f"Preparing the scikit-learn {VERSION} environment (first use on this machine) ..."
+    assert json.loads((rebuilt.parent.parent / MANIFEST).read_text())["python"] == PYTHON
 
 
 def test_the_training_toolkit_runs_a_script_in_the_environment(built, tmp_path) -> None:
@@ -191,7 +215,7 @@ def _wait_for_ping(port: int, server: subprocess.Popen) -> int | None:
 def test_check_image_names_the_version_and_refuses_one_that_cannot_run_listing_those_that_can() -> None:
     assert check_image(IMAGE.format(VERSION)) == VERSION
     blocked = [version for version in sdk_framework_versions() if version not in runnable_versions()]
-    assert blocked, "this Python (3.11) cannot run the oldest framework versions"
+    assert blocked, f"this Python ({PYTHON}) cannot run the oldest framework versions"
     for version in [*blocked, "9.9-9"]:
         with pytest.raises(ValidationError) as refused:
             check_image(IMAGE.format(version))
@@ -200,28 +224,85 @@ def test_check_image_names_the_version_and_refuses_one_that_cannot_run_listing_t
         )
 
 
-def _has_wheel(requirement: str) -> bool:
-    """Whether the package index has a wheel for ``requirement`` on this Python (uv resolves without building)."""
+def _has_wheel(requirement: str, python: str = PYTHON) -> bool:
+    """Whether the package index has a wheel for ``requirement`` on ``python`` (uv resolves without building)."""
     options, env = pip_index_options()
     done = subprocess.run(
-        [uv_binary(), "pip", "compile", "-", "--python-version", PYTHON, "--only-binary", ":all:", "--no-deps",
+        [uv_binary(), "pip", "compile", "-", "--python-version", python, "--only-binary", ":all:", "--no-deps",
          "--no-config", "-q", *options],
         input=requirement, capture_output=True, text=True, timeout=300, env={**os.environ, **dict(env)},
     )  # fmt: skip
     return done.returncode == 0
 
 
-def test_the_table_of_runnable_versions_matches_the_package_index() -> None:
-    """A version is refused exactly when its scikit-learn has no wheel for this Python (checked without building)."""
+@pytest.mark.parametrize("python", PYTHONS)
+def test_the_table_of_runnable_versions_matches_the_package_index(python: str) -> None:
+    """A version is refused on a Python exactly when its scikit-learn has no wheel there (checked without building)."""
     for version in sdk_framework_versions():
         sklearn = CONTAINERS[version].packages["scikit-learn"]
-        assert _has_wheel(f"scikit-learn=={sklearn}") == (version in runnable_versions()), version
+        assert _has_wheel(f"scikit-learn=={sklearn}", python) == (version in runnable_versions(python)), version
 
 
-def test_each_difference_is_a_pin_without_a_wheel_here(built) -> None:
+def test_which_versions_run_is_a_function_of_the_python() -> None:
+    assert runnable_versions("3.11") == ["1.2-1", "1.4-2"]
+    assert runnable_versions("3.12") == ["1.4-2"]
+    assert runnable_versions("3.13") == []
+    assert blocker("1.2-1", "3.12") == (
+        "scikit-learn 1.2.1 has no wheel for Python 3.12 (the newest it has one for is 3.11; building it from "
+        "source is not an option)"
+    )
+
+
+@pytest.mark.parametrize("python", PYTHONS[:2])
+def test_each_runnable_versions_requirements_resolve_to_wheels(python: str) -> None:
+    """What a build would install on each supported Python resolves without compiling a scientific package."""
+    options, env = pip_index_options()
+    for version in runnable_versions(python):
+        done = subprocess.run(
+            [uv_binary(), "pip", "compile", "-", "--python-version", python, "--resolution", "lowest-direct",
+             "--only-binary", ",".join(BINARY_ONLY), "--no-config", "-q", "--no-header", "--no-annotate", *options],
+            input="\n".join(CONTAINERS[version].requirements(python)), capture_output=True, text=True, timeout=300,
+            env={**os.environ, **dict(env)},
+        )  # fmt: skip
+        assert done.returncode == 0, (version, done.stderr[-2000:])
+        pins = dict(line.split("==") for line in done.stdout.splitlines() if "==" in line)
+        assert pins["scikit-learn"] == CONTAINERS[version].packages["scikit-learn"]
+        if "six" in CONTAINERS[version].packages:
+            assert (pins["six"] == "1.15.0") == (python == "3.11"), (version, python, pins["six"])
+
+
+def _imports(requirement: str, module: str, scratch: Path) -> bool:
+    """Whether ``module`` imports on this Python with ``requirement`` installed (and its dependencies), wheels only."""
+    options, env = pip_index_options()
+    uv_env = {**os.environ, **dict(env), "UV_PYTHON_DOWNLOADS": "never"}
+    venv = scratch / "venv"
+    subprocess.run([uv_binary(), "venv", "-q", "--no-config", "--python", sys.executable, str(venv)], check=True,
+                   env=uv_env, timeout=120)  # fmt: skip
+    subprocess.run(
+        [uv_binary(), "pip", "install", "-q", "--no-config", "--python", str(venv / "bin" / "python"),
+         "--only-binary", ":all:", requirement, *options],
+        check=True, env=uv_env, timeout=300,
+    )  # fmt: skip
+    return subprocess.run([str(venv / "bin" / "python"), "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def test_each_pin_replaced_on_this_python_fails_here_and_its_replacement_works(tmp_path) -> None:
+    """No matter of taste: the image's own version does not import on this Python, the replacement does."""
+    replaced = {(name, CONTAINERS[v].packages[name], r.requirement, r.probe)
+                for v in runnable_versions() for name, r in CONTAINERS[v].replacements().items()}  # fmt: skip
+    assert {name for name, *_ in replaced} == ({"jinja2", "six"} if PYTHON == "3.12" else {"jinja2"})
+    for index, (name, pinned, requirement, probe) in enumerate(sorted(replaced)):
+        assert not _imports(f"{name}=={pinned}", probe, tmp_path / f"pinned-{index}"), f"{name}=={pinned}"
+        assert _imports(requirement, probe, tmp_path / f"replacement-{index}"), requirement
+
+
+def test_each_difference_is_a_pin_without_a_wheel_here_or_a_replacement(built) -> None:
     envs, _, _ = built
-    manifest = json.loads((envs.root / VERSION / "framework-env.json").read_text())
+    manifest = json.loads((env_dir(envs.root, VERSION) / MANIFEST).read_text())
     differing = [name for name, version in manifest["container"].items() if manifest["installed"].get(name) != version]
-    assert differing, "Python 3.11 cannot have every pin of an image built for 3.9"
+    assert differing, f"Python {PYTHON} cannot have every pin of an image built for an older one"
+    replaced = CONTAINERS[VERSION].replacements()
     for name in differing:
-        assert not _has_wheel(f"{name}=={manifest['container'][name]}"), name
+        assert name in replaced or not _has_wheel(f"{name}=={manifest['container'][name]}"), name
+        line = next(line for line in manifest["differences"] if line.startswith(f"{name} "))
+        assert line.endswith(replaced[name].why.format(python=PYTHON) if name in replaced else "the closest one")

@@ -94,7 +94,7 @@ def test_invalid_requests_are_refused_at_create(sm, s3, change, message) -> None
         ),
         (
             "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.0-1-cpu-py3",
-            "Framework versions that run here: '1.2-1', '1.4-2'",
+            "framework_version '1.0-1' cannot run on this machine",
         ),
     ],
 )

@@ -60,11 +60,15 @@ README_ANSWERS = "<!-- answers -->"
 # Where the handout lists its TODO cells as handed out, for its own CI.
 TASKS_MANIFEST = "tests/tasks.json"
 # Copied unchanged from the solution repository: the package definition and its build backend, the
+# Python selection of the Makefile and the locked versions per Python, the
 # session-wide local cloud of the notebook tests, their output sanitiser, nbdime's notebook driver. The
 # handout has its own .gitignore (handout_files/): a team commits everything it produces, src/ included.
 VERBATIM = (
     "pyproject.toml",
     "build_backend/maze_build.py",
+    "python.mk",
+    "requirements/lock-py3.11.txt",
+    "requirements/lock-py3.12.txt",
     "conftest.py",
     "nbval_sanitize.cfg",
     ".gitattributes",

@@ -61,6 +61,7 @@ PASSED, FAILED, MISSING = "passed", "failed", "missing"
 NOTEBOOK_TIMEOUT = 1800  # seconds a cell may run (the load test of chapter 2, task 2 is the longest)
 CI_TIMEOUT = 90 * 60  # the handout's workflow's limit
 GIT_TIMEOUT = 120
+FAILURE_LINES = 3  # of a task CI failed, shown with the disagreement
 # One line of the handout's CI log (pytest -v): a task's test and its outcome.
 TESTCASE = re.compile(r"::test_task\[(?P<task>[^\]]+)\] (?P<outcome>PASSED|FAILED|SKIPPED|ERROR)\b")
 # A state of the board's cells ("not done" tried before "done").
@@ -101,6 +102,7 @@ class Rehearsal:
     teams: Sequence[Team]
     board: dict[str, dict[str, str]] = field(default_factory=dict)  # team -> task -> the board's state
     ci: dict[str, dict[str, str]] = field(default_factory=dict)  # team -> task -> passed / failed / not started
+    ci_failures: dict[str, dict[str, str]] = field(default_factory=dict)  # team -> task -> why CI failed it
     board_output: str = ""
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall time
 
@@ -116,7 +118,10 @@ class Rehearsal:
                     state = states.get(team.name, {}).get(task, MISSING)
                     if state != expected[who]:
                         what = "completed it" if done else "did not start it"
-                        found.append(f"{team.name} {task}: {who} says {state!r}, the team {what}")
+                        why = self.ci_failures.get(team.name, {}).get(task) if who == "CI" else None
+                        found.append(
+                            f"{team.name} {task}: {who} says {state!r}, the team {what}" + (f": {why}" if why else "")
+                        )
         found += [f"the board shows a team {name!r} that did not take part" for name in sorted(self.extra_teams())]
         return found
 
@@ -193,17 +198,34 @@ class Event:
             "GIT_TERMINAL_PROMPT": "0",
         }
 
-    def cloud_env(self, team: str | None) -> dict[str, str]:
-        """The environment of a team's kernels (``team``) or of the board (None): the event's cloud."""
+    def board_env(self) -> dict[str, str]:
+        """The board's environment: the event's cloud, every team's."""
         env = {name: value for name, value in os.environ.items() if name != "MAZE_TEAM"}
-        env |= {"MAZE_STATE_DIR": str(self.cloud), "MAZE_TARGET": "local", "MAZE_FRAMEWORKS_DIR": str(self.frameworks)}
-        return env | ({"MAZE_TEAM": team} if team else {})
+        return env | {
+            "MAZE_STATE_DIR": str(self.cloud),
+            "MAZE_TARGET": "local",
+            "MAZE_FRAMEWORKS_DIR": str(self.frameworks),
+        }
 
-    def ci_env(self, temporary: Path) -> dict[str, str]:
-        """A CI machine's environment: none of the event's settings (no team, no state dir); its temporary
-        folder in the rehearsal's (the handout's conftest keeps its cloud's state there)."""
+    def team_env(self, team: str, clone: Path) -> dict[str, str]:
+        """A team's kernels: its name, the event's cloud, its clone's ``local_sagemaker`` (``pip install -e .``)."""
+        return self.board_env() | {"MAZE_TEAM": team, "PYTHONPATH": _first_on_path(clone)}
+
+    def ci_env(self, temporary: Path, checkout: Path) -> dict[str, str]:
+        """A CI machine's environment: none of the event's settings (no team, no state dir), the checkout's
+        ``local_sagemaker`` (CI installs it), its temporary folder in the rehearsal's (the handout's conftest
+        keeps its cloud's state there)."""
         env = {name: value for name, value in os.environ.items() if not name.startswith("MAZE_")}
-        return env | {"TMPDIR": str(temporary), "MAZE_FRAMEWORKS_DIR": str(self.frameworks)}
+        return env | {
+            "TMPDIR": str(temporary),
+            "MAZE_FRAMEWORKS_DIR": str(self.frameworks),
+            "PYTHONPATH": _first_on_path(checkout),
+        }
+
+
+def _first_on_path(folder: Path) -> str:
+    """PYTHONPATH with ``folder`` first: its packages win over the ones this virtualenv has installed."""
+    return os.pathsep.join([str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def git(event: Event, *args: str, cwd: Path) -> str:
@@ -262,7 +284,7 @@ def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
         for script in handout.participant_scripts(ROOT / task):
             run_script(folder, script.name)
         for notebook in sorted(folder.glob("*.ipynb")):
-            run_notebook(notebook, event.cloud_env(team.name))
+            run_notebook(notebook, event.team_env(team.name, clone))
     except RehearsalError as error:
         raise RehearsalError(f"team {team.name}, {task}: {error}") from None
     chapter, number = (part.split("_")[1] for part in task.split("/"))
@@ -291,22 +313,26 @@ def ci_command(checkout: Path) -> list[str]:
     return ["make", "--no-print-directory", "-C", str(checkout), "test", f"VENV={venv}", "-o", f"{venv}/.installed"]
 
 
-def ci_states(report_file: Path) -> dict[str, str]:
-    """Task -> passed / failed / not started, from the JUnit report the handout's CI writes."""
-    states = {}
+def ci_states(report_file: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Task -> passed / failed / not started, from the JUnit report the handout's CI writes; and task -> the
+    failure's message (its last lines: the cell's error) for each failed task."""
+    states, failures = {}, {}
     for case in ElementTree.parse(report_file).getroot().iter("testcase"):
         match = re.fullmatch(r"test_task\[(.+)\]", case.get("name", ""))
         if match is None:
             continue
-        skipped = case.find("skipped")
-        if case.find("failure") is not None or case.find("error") is not None:
-            states[match[1]] = FAILED
+        task, skipped = match[1], case.find("skipped")
+        failed = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if failed is not None:
+            states[task] = FAILED
+            lines = [line for line in (failed.get("message", "") + "\n" + (failed.text or "")).splitlines() if line]
+            failures[task] = " | ".join(lines[-FAILURE_LINES:])
         elif skipped is not None:
             reason = skipped.get("message", "")
-            states[match[1]] = NOT_STARTED if reason == NOT_STARTED else f"skipped ({reason})"
+            states[task] = NOT_STARTED if reason == NOT_STARTED else f"skipped ({reason})"
         else:
-            states[match[1]] = PASSED
-    return states
+            states[task] = PASSED
+    return states, failures
 
 
 @contextlib.contextmanager
@@ -324,7 +350,7 @@ def _process_group(args: list[str], env: dict[str, str]) -> Iterator[subprocess.
         process.wait()
 
 
-def run_ci(event: Event, team: Team, progress: tqdm) -> dict[str, str]:
+def run_ci(event: Event, team: Team, rehearsal: Rehearsal, progress: tqdm) -> None:
     """One branch's CI: a fresh shallow checkout of ``teams/<team>``, the handout's ``make test``, its report."""
     checkout, temporary = event.root / "ci" / team.name, event.root / "ci-tmp" / team.name
     temporary.mkdir(parents=True)
@@ -333,7 +359,7 @@ def run_ci(event: Event, team: Team, progress: tqdm) -> dict[str, str]:
     git(event, "clone", "--quiet", *shallow, event.remote.as_uri(), str(checkout), cwd=event.root)
     log: list[str] = []
     deadline = time.monotonic() + CI_TIMEOUT
-    with _process_group(ci_command(checkout), event.ci_env(temporary)) as process:
+    with _process_group(ci_command(checkout), event.ci_env(temporary, checkout)) as process:
         assert process.stdout is not None
         for line in process.stdout:
             log.append(line)
@@ -345,7 +371,8 @@ def run_ci(event: Event, team: Team, progress: tqdm) -> dict[str, str]:
     if not report_file.is_file():
         tail = "".join(log[-30:])
         raise RehearsalError(f"CI of {branch} wrote no reports/tasks.xml (exit status {process.returncode}):\n{tail}")
-    return ci_states(report_file)
+    states, failures = ci_states(report_file)
+    rehearsal.ci[team.name], rehearsal.ci_failures[team.name] = states, failures
 
 
 def read_board(event: Event) -> tuple[dict[str, dict[str, str]], str]:
@@ -353,7 +380,7 @@ def read_board(event: Event) -> tuple[dict[str, dict[str, str]], str]:
     done = subprocess.run(
         [sys.executable, "-m", "maze", "check", "--all", "--remote", str(event.remote)],
         cwd=ROOT,
-        env=event.cloud_env(None),
+        env=event.board_env(),
         capture_output=True,
         text=True,
         timeout=CI_TIMEOUT,
@@ -408,7 +435,7 @@ def rehearse(teams: Sequence[Team] = TEAMS) -> Rehearsal:
         with tqdm(total=len(teams) * len(TASKS), desc="CI per branch", unit="task", file=sys.stderr) as progress:
             for team in teams:
                 progress.set_postfix_str(team_branch(team.name))
-                rehearsal.ci[team.name] = run_ci(event, team, progress)
+                run_ci(event, team, rehearsal, progress)
         rehearsal.seconds["CI"] = time.monotonic() - step
         step = time.monotonic()
         rehearsal.board, rehearsal.board_output = read_board(event)

@@ -9,13 +9,15 @@ temporary folder removed at the end (on failure too, with every local cloud star
 2. teams (``TEAMS``) clone it and switch to ``teams/<team>``; task by task in maze order, each team that
    does the task writes the solution into its TODO cells (``maze.handout.fill_task``, optional parts left
    undone), runs the task as a team does (its script from its folder, its notebooks top to bottom in a
-   fresh kernel with ``MAZE_TEAM`` set, the optional cells not run), commits everything (task 2's
+   fresh kernel with ``MAZE_TEAM`` set and the clone's own ``local_sagemaker`` first on the path, as
+   ``pip install -e .`` in the clone makes it; the optional cells not run), commits everything (task 2's
    ``src/train.py`` too) and pushes. All teams share one local cloud, as they share one AWS account;
 3. each team's branch, checked out as CI checks it out, is tested with the handout's own CI command: its
    Makefile's ``test`` target, run by ``make``. A CI machine builds a virtualenv first (minutes a branch);
    the rehearsal hands ``make`` the virtualenv it runs in (``VENV=``, and ``-o`` so that ``make`` does not
-   rebuild it): the command is the Makefile's, only the environment is shared. CI starts a local cloud of
-   its own (the handout's ``conftest.py``), as a CI machine has no access to the event's account;
+   rebuild it), with the checkout's ``local_sagemaker`` first on the path as CI installs it: the command is
+   the Makefile's, only the environment is shared. CI starts a local cloud of its own (the handout's
+   ``conftest.py``, its state in the rehearsal's folder), as a CI machine has no access to the event's account;
 4. the board, ``python -m maze check --all --remote <the bare repository>``, reads the teams' branches
    and the cloud the teams worked in, as facilitators read the branches and the account on AWS.
 
@@ -48,6 +50,7 @@ from tqdm import tqdm
 
 from local_sagemaker import daemon
 from local_sagemaker.framework_envs import frameworks_dir
+from local_sagemaker.serving.client import FOLDER_PREFIX
 from local_sagemaker.team import MAX_LENGTH, STUDIO_METADATA, VALID
 from maze import handout
 from maze.branches import team_branch
@@ -61,9 +64,13 @@ PASSED, FAILED, MISSING = "passed", "failed", "missing"
 NOTEBOOK_TIMEOUT = 1800  # seconds a cell may run (the load test of chapter 2, task 2 is the longest)
 CI_TIMEOUT = 90 * 60  # the handout's workflow's limit
 GIT_TIMEOUT = 120
-FAILURE_LINES = 3  # of a task CI failed, shown with the disagreement
+# A local cloud's instances listen on Unix sockets <TMPDIR>/lsm-<pid>-<8 random>/<16 hex>.sock
+# (local_sagemaker.serving.client), and a socket's path holds at most 107 bytes.
+SOCKET_PATH_MAX = 107
+SOCKET_IN_TMPDIR = f"/{FOLDER_PREFIX}4194304-abcdefgh/{'0' * 16}.sock"  # the longest pid Linux gives
+FAILURE_CHARS = 400  # of the first line of CI's message for a failed task (the error), shown with the disagreement
 # One line of the handout's CI log (pytest -v): a task's test and its outcome.
-TESTCASE = re.compile(r"::test_task\[(?P<task>[^\]]+)\] (?P<outcome>PASSED|FAILED|SKIPPED|ERROR)\b")
+TESTCASE = re.compile(r"::test_task\[[^\]]+\] (PASSED|FAILED|SKIPPED|ERROR)\b")
 # A state of the board's cells ("not done" tried before "done").
 STATE = "|".join(sorted(STATES, key=len, reverse=True))
 BOARD_ROW = re.compile(rf"^(?P<team>[a-z0-9]+)\s+(?P<cells>(?:(?:{STATE})\s+){{{len(TASKS)}}})\d+/{len(TASKS)}$", re.M)
@@ -86,9 +93,11 @@ class Team:
         return TASKS.index(task) < self.tasks
 
 
-# Three points of the maze: chapter 1's repository tasks only (1.1-1.2), chapter 1 with its training jobs
-# (1.1-1.4), and every task (1.1-2.3) with the optional parts left undone, as most teams leave them.
-TEAMS = (Team("ant", 2), Team("bee", 4), Team("cat", 7))
+# Three teams, each stopping where the board must tell two neighbouring tasks apart: after task 1.1 (a
+# train.py pushed, no src/train.py), after 1.3 (a training job, none with metric definitions), and after
+# every task, the optional parts left undone as most teams leave them. Each stop costs minutes twice (the
+# team's run, then CI's), so no team goes further than its point needs.
+TEAMS = (Team("ant", 1), Team("bee", 3), Team("cat", 7))
 
 
 class RehearsalError(RuntimeError):
@@ -122,17 +131,15 @@ class Rehearsal:
                         found.append(
                             f"{team.name} {task}: {who} says {state!r}, the team {what}" + (f": {why}" if why else "")
                         )
-        found += [f"the board shows a team {name!r} that did not take part" for name in sorted(self.extra_teams())]
+        unasked = sorted(set(self.board) - {team.name for team in self.teams})
+        found += [f"the board shows a team {name!r} that did not take part" for name in unasked]
         return found
-
-    def extra_teams(self) -> set[str]:
-        return set(self.board) - {team.name for team in self.teams}
 
 
 def render(rehearsal: Rehearsal) -> str:
     """Teams x tasks: a row of what each team did, one of what the board says, one of what CI says."""
     width = len("not started") + 2
-    name_width = max(len(team.name) for team in rehearsal.teams) + 2
+    name_width = max(len("team"), *(len(team.name) for team in rehearsal.teams)) + 2
     lines = [f"{'team':<{name_width}}{'':<7}" + "".join(f"{task_label(task):<{width}}" for task in TASKS)]
     for team in rehearsal.teams:
         rows = {
@@ -197,6 +204,10 @@ class Event:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_TERMINAL_PROMPT": "0",
         }
+
+    def ci_temporary(self, team: str) -> Path:
+        """The temporary folder (TMPDIR) of CI's run on a team's branch: its local cloud's state and sockets."""
+        return self.root / "tmp" / team
 
     def board_env(self) -> dict[str, str]:
         """The board's environment: the event's cloud, every team's."""
@@ -273,7 +284,7 @@ def run_notebook(notebook: Path, env: dict[str, str]) -> None:
     try:
         client.execute(env=env)
     except CellExecutionError as error:
-        raise RehearsalError(f"{notebook.name}: a cell raised: {str(error).strip()[-2000:]}") from None
+        raise RehearsalError(f"{notebook.name}: {error.ename}: {error.evalue}\n{str(error).strip()[-2000:]}") from None
 
 
 def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
@@ -315,7 +326,7 @@ def ci_command(checkout: Path) -> list[str]:
 
 def ci_states(report_file: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Task -> passed / failed / not started, from the JUnit report the handout's CI writes; and task -> the
-    failure's message (its last lines: the cell's error) for each failed task."""
+    first line of CI's message (the notebook and the cell's error) for each failed task."""
     states, failures = {}, {}
     for case in ElementTree.parse(report_file).getroot().iter("testcase"):
         match = re.fullmatch(r"test_task\[(.+)\]", case.get("name", ""))
@@ -325,8 +336,8 @@ def ci_states(report_file: Path) -> tuple[dict[str, str], dict[str, str]]:
         failed = case.find("failure") if case.find("failure") is not None else case.find("error")
         if failed is not None:
             states[task] = FAILED
-            lines = [line for line in (failed.get("message", "") + "\n" + (failed.text or "")).splitlines() if line]
-            failures[task] = " | ".join(lines[-FAILURE_LINES:])
+            reason = (failed.get("message") or failed.text or "").strip()
+            failures[task] = reason.splitlines()[0][:FAILURE_CHARS] if reason else "no message"
         elif skipped is not None:
             reason = skipped.get("message", "")
             states[task] = NOT_STARTED if reason == NOT_STARTED else f"skipped ({reason})"
@@ -352,7 +363,7 @@ def _process_group(args: list[str], env: dict[str, str]) -> Iterator[subprocess.
 
 def run_ci(event: Event, team: Team, rehearsal: Rehearsal, progress: tqdm) -> None:
     """One branch's CI: a fresh shallow checkout of ``teams/<team>``, the handout's ``make test``, its report."""
-    checkout, temporary = event.root / "ci" / team.name, event.root / "ci-tmp" / team.name
+    checkout, temporary = event.root / "ci" / team.name, event.ci_temporary(team.name)
     temporary.mkdir(parents=True)
     branch = team_branch(team.name)
     shallow = ("--depth", "1", "--branch", branch)  # as CI's checkout fetches the pushed commit
@@ -399,6 +410,17 @@ def stop_clouds(root: Path) -> None:
         daemon.stop(connection.parent)
 
 
+def check_socket_room(event: Event, teams: Sequence[Team]) -> None:
+    """CI's local clouds keep their instances' sockets in the rehearsal's folder: refuse a TMPDIR too deep for them,
+    which would otherwise fail every endpoint of chapter 2 in CI."""
+    deepest = max((event.ci_temporary(team.name) for team in teams), key=lambda path: len(os.fsencode(path)))
+    if len(os.fsencode(f"{deepest}{SOCKET_IN_TMPDIR}")) > SOCKET_PATH_MAX:
+        raise RehearsalError(
+            f"the temporary folder {tempfile.gettempdir()} is too deep: CI's local cloud would put Unix sockets in "
+            f"{deepest}, past their {SOCKET_PATH_MAX}-byte limit. Set TMPDIR to a short folder, e.g. TMPDIR=/tmp"
+        )
+
+
 def refusal() -> str | None:
     """Why the rehearsal cannot run here, or None."""
     if STUDIO_METADATA.exists():
@@ -424,6 +446,7 @@ def rehearse(teams: Sequence[Team] = TEAMS) -> Rehearsal:
     started = time.monotonic()
     event = Event(Path(tempfile.mkdtemp(prefix="maze-rehearsal-")), frameworks_dir(daemon.state_dir()))
     try:
+        check_socket_room(event, teams)
         step = time.monotonic()
         publish_handout(event)
         rehearsal.seconds["handout"] = time.monotonic() - step

@@ -8,11 +8,13 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -28,6 +30,17 @@ from tests.notebooks import ROOT
 
 CELL = re.compile(r"not started|completed|passed|failed|missing|done|-")
 WALL_TIME = re.compile(r"^wall time (?:(\d+) min )?(\d+) s \(handout .* teams .* CI .* board .*\)$", re.MULTILINE)
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary folder with a short path (pytest's tmp_path is too deep for the local clouds' Unix sockets
+    inside the rehearsal's folder); it must be empty again afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="rh"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def processes_under(folder: Path) -> list[psutil.Process]:
@@ -55,10 +68,9 @@ def printed_table(stdout: str) -> dict[tuple[str, str], list[str]]:
 
 
 @pytest.mark.timeout(3600)
-def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_said(tmp_path: Path) -> None:
+def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_said(short_tmp: Path) -> None:
     """The command as a facilitator runs it; its temporary folder (in TMPDIR) gone afterwards, no process left."""
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
+    temporary = short_tmp
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "maze", "rehearse"],
@@ -100,12 +112,13 @@ def test_every_disagreement_is_named_and_fails_the_rehearsal() -> None:
     assert rehearsal.disagreements() == []
     rehearsal.board["ant"]["chapter_1/task_2"] = NOT_DONE  # the stub judged done would be the same mistake
     rehearsal.ci["bee"]["chapter_1/task_3"] = "failed"
+    rehearsal.ci_failures["bee"] = {"chapter_1/task_3": "Failed: training.ipynb: ValueError: boom"}
     rehearsal.board["bee"]["chapter_2/task_1"] = DONE
     del rehearsal.ci["bee"]["chapter_2/task_3"]
     rehearsal.board["solo"] = {task: NOT_STARTED for task in TASKS}
     assert rehearsal.disagreements() == [
         "ant chapter_1/task_2: the board says 'not done', the team completed it",
-        "bee chapter_1/task_3: CI says 'failed', the team completed it",
+        "bee chapter_1/task_3: CI says 'failed', the team completed it: Failed: training.ipynb: ValueError: boom",
         "bee chapter_2/task_1: the board says 'done', the team did not start it",
         "bee chapter_2/task_3: CI says 'missing', the team did not start it",
         "the board shows a team 'solo' that did not take part",
@@ -114,14 +127,14 @@ def test_every_disagreement_is_named_and_fails_the_rehearsal() -> None:
     assert "FAILED: 5 disagreement(s):" in text and "passed:" not in text
 
 
-def test_a_step_that_fails_leaves_no_folder_and_no_cloud(monkeypatch, tmp_path: Path) -> None:
+def test_a_step_that_fails_leaves_no_folder_and_no_cloud(monkeypatch, short_tmp: Path) -> None:
     """CI cut short (here: it raises) after the teams worked and while a CI cloud runs: both clouds stopped,
     the folder removed, the reason raised."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
     clouds: list[int] = []
 
     def failing_ci(event: Event, team: Team, rehearsal: Rehearsal, progress: object) -> None:
-        ci_cloud, _ = daemon.find_or_start(event.root / "ci-tmp" / team.name / "maze-state-x", idle_seconds=None)
+        ci_cloud, _ = daemon.find_or_start(event.ci_temporary(team.name) / "maze-state-x", idle_seconds=None)
         event_cloud = daemon.find(event.cloud)
         assert event_cloud is not None, "the teams' cloud runs while CI runs"
         clouds.extend([event_cloud.pid, ci_cloud.pid])
@@ -132,7 +145,16 @@ def test_a_step_that_fails_leaves_no_folder_and_no_cloud(monkeypatch, tmp_path: 
         rehearse.rehearse([Team("ant", 1)])
     assert len(clouds) == 2
     assert not [pid for pid in clouds if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
-    assert not list(tmp_path.iterdir()), "the rehearsal left its temporary folder behind"
+    assert not list(short_tmp.iterdir()), "the rehearsal left its temporary folder behind"
+
+
+def test_a_temporary_folder_too_deep_for_the_clouds_sockets_is_refused_first(monkeypatch, tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 60)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with pytest.raises(RehearsalError, match="is too deep: .* Set TMPDIR to a short folder"):
+        rehearse.rehearse([Team("ant", 1)])
+    assert not list(deep.iterdir())
 
 
 def test_a_team_is_a_valid_team_name_with_one_to_seven_tasks() -> None:

@@ -8,23 +8,24 @@ temporary folder removed at the end (on failure too, with every local cloud star
    pushed as ``main``, as FACILITATORS.md's "Generate the handout" does;
 2. teams (``TEAMS``) clone it and switch to ``teams/<team>``; task by task in maze order, each team that
    does the task writes the solution into its TODO cells (``maze.handout.fill_task``, optional parts left
-   undone), runs the task as a team does (its script from its folder, its notebooks top to bottom in a
-   fresh kernel with ``MAZE_TEAM`` set and the clone's own ``local_sagemaker`` first on the path, as
-   ``pip install -e .`` in the clone makes it; the optional cells not run), commits everything (task 2's
+   undone; a task left halfway keeps its first TODO cell as handed out), runs the task as a team does (its
+   script from its folder, its notebooks top to bottom in a fresh kernel with ``MAZE_TEAM`` set and the
+   clone's own ``local_sagemaker`` first on the path, as ``pip install -e .`` in the clone makes it; the
+   optional cells not run), commits everything (task 2's
    ``src/train.py`` too) and pushes. All teams share one local cloud, as they share one AWS account;
 3. each team's branch, checked out as CI checks it out, is tested with the handout's own CI command: its
    Makefile's ``test`` target, run by ``make``. A CI machine builds a virtualenv first (minutes a branch);
    the rehearsal hands ``make`` the virtualenv it runs in (``VENV=``, and ``-o`` so that ``make`` does not
    rebuild it), with the checkout's ``local_sagemaker`` first on the path as CI installs it: the command is
    the Makefile's, only the environment is shared. CI starts a local cloud of its own (the handout's
-   ``conftest.py``, its state in the rehearsal's folder), as a CI machine has no access to the event's account;
+   ``conftest.py``, its state in the rehearsal's folder), as CI has no access to the event's account;
 4. the board, ``python -m maze check --all --remote <the bare repository>``, reads the teams' branches
    and the cloud the teams worked in, as facilitators read the branches and the account on AWS.
 
-It passes only when, task by task, the board says ``done`` and CI passed exactly where the team completed
-the task, and both say ``not started`` everywhere else. The framework environments are shared with the
-answer key's local cloud (``MAZE_FRAMEWORKS_DIR``, by default ``.maze/frameworks``), so no cloud of the
-rehearsal builds them again.
+It passes only when, task by task, the board and CI say what the team did (``EXPECTED``): ``done`` and
+passed where it completed the task, ``not done`` and failed where it left it halfway, ``not started``
+elsewhere. The framework environments are shared with the answer key's local cloud
+(``MAZE_FRAMEWORKS_DIR``, by default ``.maze/frameworks``), so no cloud of the rehearsal builds them again.
 """
 
 from __future__ import annotations
@@ -55,12 +56,13 @@ from local_sagemaker.team import MAX_LENGTH, STUDIO_METADATA, VALID
 from maze import handout
 from maze.branches import team_branch
 from maze.check import task_label
-from maze.status import DONE, NOT_STARTED, STATES
+from maze.status import DONE, NOT_DONE, NOT_STARTED, STATES
 from maze.tasks import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = [str(task.relative_to(ROOT)) for task in discover(ROOT)]
 PASSED, FAILED, MISSING = "passed", "failed", "missing"
+COMPLETED, HALFWAY, UNTOUCHED = "completed", "halfway", "-"  # what a team did of a task
 NOTEBOOK_TIMEOUT = 1800  # seconds a cell may run (the load test of chapter 2, task 2 is the longest)
 CI_TIMEOUT = 90 * 60  # the handout's workflow's limit
 GIT_TIMEOUT = 120
@@ -78,26 +80,46 @@ BOARD_ROW = re.compile(rf"^(?P<team>[a-z0-9]+)\s+(?P<cells>(?:(?:{STATE})\s+){{{
 
 @dataclass(frozen=True)
 class Team:
-    """A team of the rehearsal and how many tasks it completes, from the first, in maze order."""
+    """A team of the rehearsal: it completes its first ``tasks`` tasks in maze order and, when ``halfway``,
+    starts the next one and stops with its first TODO cell as handed out (pushed, as teams push work in progress).
+
+    The next task's first TODO cell must be its evidence for the board: chapter 1 task 2's ``%%writefile
+    src/train.py`` cell, whose stub the board must not take for done.
+    """
 
     name: str
     tasks: int
+    halfway: bool = False
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_LENGTH or not VALID.match(self.name):
             raise ValueError(f"team {self.name!r}: a team name is 1 to {MAX_LENGTH} lowercase letters and digits")
-        if not 1 <= self.tasks <= len(TASKS):  # a team that did nothing pushes no branch: nothing to check
-            raise ValueError(f"team {self.name!r}: it completes 1 to {len(TASKS)} tasks, not {self.tasks}")
+        if not 1 <= self.tasks <= len(TASKS) - self.halfway:  # a team that did nothing pushes no branch
+            raise ValueError(f"team {self.name!r}: it completes 1 to {len(TASKS)} tasks, and starts one more halfway")
+        if self.halfway and not any((ROOT / TASKS[self.tasks]).glob("*.ipynb")):
+            raise ValueError(f"team {self.name!r}: a task is left halfway in a notebook, {TASKS[self.tasks]} has none")
 
-    def did(self, task: str) -> bool:
-        return TASKS.index(task) < self.tasks
+    def plan(self, task: str) -> str:
+        """What the team does of ``task``: ``COMPLETED``, ``HALFWAY`` or ``UNTOUCHED``."""
+        index = TASKS.index(task)
+        if index < self.tasks:
+            return COMPLETED
+        return HALFWAY if self.halfway and index == self.tasks else UNTOUCHED
 
 
-# Three teams, each stopping where the board must tell two neighbouring tasks apart: after task 1.1 (a
-# train.py pushed, no src/train.py), after 1.3 (a training job, none with metric definitions), and after
-# every task, the optional parts left undone as most teams leave them. Each stop costs minutes twice (the
-# team's run, then CI's), so no team goes further than its point needs.
-TEAMS = (Team("ant", 1), Team("bee", 3), Team("cat", 7))
+# Three teams, each stopping where the board and CI must tell two neighbouring tasks apart: after task 1.1
+# with task 1.2 halfway (the stub of src/train.py pushed: the board must say not done, CI failed), after 1.3
+# (a training job, none with metric definitions), and after every task, the optional parts left undone as most
+# teams leave them. Each task costs minutes twice (the team's run, then CI's): no team goes further than its
+# point needs.
+TEAMS = (Team("ant", 1, halfway=True), Team("bee", 3), Team("cat", 7))
+DID = {COMPLETED: "completed it", HALFWAY: "left it halfway", UNTOUCHED: "did not start it"}
+# What the board and CI must say of a task, by what the team did of it.
+EXPECTED = {
+    COMPLETED: {"the board": DONE, "CI": PASSED},
+    HALFWAY: {"the board": NOT_DONE, "CI": FAILED},
+    UNTOUCHED: {"the board": NOT_STARTED, "CI": NOT_STARTED},
+}
 
 
 class RehearsalError(RuntimeError):
@@ -120,16 +142,15 @@ class Rehearsal:
         found = []
         for team in self.teams:
             for task in TASKS:
-                done = team.did(task)
-                expected = {"the board": DONE, "CI": PASSED} if done else {"the board": NOT_STARTED, "CI": NOT_STARTED}
+                plan = team.plan(task)
                 said = {"the board": self.board, "CI": self.ci}
                 for who, states in said.items():
                     state = states.get(team.name, {}).get(task, MISSING)
-                    if state != expected[who]:
-                        what = "completed it" if done else "did not start it"
+                    if state != EXPECTED[plan][who]:
                         why = self.ci_failures.get(team.name, {}).get(task) if who == "CI" else None
                         found.append(
-                            f"{team.name} {task}: {who} says {state!r}, the team {what}" + (f": {why}" if why else "")
+                            f"{team.name} {task}: {who} says {state!r}, expected {EXPECTED[plan][who]!r} (the team "
+                            f"{DID[plan]})" + (f": {why}" if why else "")
                         )
         unasked = sorted(set(self.board) - {team.name for team in self.teams})
         found += [f"the board shows a team {name!r} that did not take part" for name in unasked]
@@ -143,7 +164,7 @@ def render(rehearsal: Rehearsal) -> str:
     lines = [f"{'team':<{name_width}}{'':<7}" + "".join(f"{task_label(task):<{width}}" for task in TASKS)]
     for team in rehearsal.teams:
         rows = {
-            "did": ["completed" if team.did(task) else "-" for task in TASKS],
+            "did": [team.plan(task) for task in TASKS],
             "board": [rehearsal.board.get(team.name, {}).get(task, MISSING) for task in TASKS],
             "CI": [rehearsal.ci.get(team.name, {}).get(task, MISSING) for task in TASKS],
         }
@@ -271,8 +292,9 @@ def run_script(folder: Path, script: str) -> None:
         raise RehearsalError(f"python {script} exits with {done.returncode}: {done.stderr.strip()[-2000:]}")
 
 
-def run_notebook(notebook: Path, env: dict[str, str]) -> None:
-    """The notebook top to bottom in a fresh kernel in its folder, without its optional cells (left undone).
+def run_notebook(notebook: Path, env: dict[str, str]) -> str | None:
+    """The notebook top to bottom in a fresh kernel in its folder, without its optional cells (left undone);
+    the error of the cell that raised (``Name: message``), or None.
 
     Nothing is written back: a team commits its notebooks without outputs (its git filter strips them).
     """
@@ -284,20 +306,34 @@ def run_notebook(notebook: Path, env: dict[str, str]) -> None:
     try:
         client.execute(env=env)
     except CellExecutionError as error:
-        raise RehearsalError(f"{notebook.name}: {error.ename}: {error.evalue}\n{str(error).strip()[-2000:]}") from None
+        return f"{error.ename}: {error.evalue}"
+    return None
+
+
+def start_task(solution_task: Path, handout_task: Path) -> None:
+    """Fill every TODO cell of the task's notebooks but each notebook's first, left as handed out."""
+    for notebook in sorted(handout_task.glob("*.ipynb")):
+        exercise = nbformat.read(notebook, as_version=4)
+        filled = handout.fill_in(exercise, nbformat.read(solution_task / notebook.name, as_version=4), optional=False)
+        first = next(index for index, cell in enumerate(exercise.cells) if handout.is_todo(cell))
+        filled.cells[first] = exercise.cells[first]
+        nbformat.write(filled, notebook)
 
 
 def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
-    """One team completes one task: the solution into its TODO cells, the task run, committed and pushed."""
-    folder = clone / task
-    handout.fill_task(ROOT / task, folder, optional=False)
-    try:
+    """One team does one task (all of it, or halfway): its code into the TODO cells, the task run as far as it
+    goes, committed and pushed."""
+    folder, complete = clone / task, team.plan(task) == COMPLETED
+    if complete:
+        handout.fill_task(ROOT / task, folder, optional=False)
         for script in handout.participant_scripts(ROOT / task):
             run_script(folder, script.name)
-        for notebook in sorted(folder.glob("*.ipynb")):
-            run_notebook(notebook, event.team_env(team.name, clone))
-    except RehearsalError as error:
-        raise RehearsalError(f"team {team.name}, {task}: {error}") from None
+    else:
+        start_task(ROOT / task, folder)
+    for notebook in sorted(folder.glob("*.ipynb")):
+        error = run_notebook(notebook, event.team_env(team.name, clone))
+        if error and (complete or not error.startswith("NotImplementedError")):  # halfway: the stub left raises
+            raise RehearsalError(f"team {team.name}, {task}: {notebook.name}: {error}")
     chapter, number = (part.split("_")[1] for part in task.split("/"))
     git(event, "add", "-A", cwd=clone)
     git(event, "commit", "--quiet", "-m", f"chapter {chapter}, task {number}", cwd=clone)
@@ -306,12 +342,12 @@ def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
 
 def play_teams(event: Event, teams: Sequence[Team]) -> None:
     """Every team clones the remote onto its branch; then task by task, as at the event, each team that does
-    the task completes it, all against the one cloud of the event."""
+    the task does it, all against the one cloud of the event."""
     clones = {team.name: event.root / "teams" / team.name for team in teams}
     for team in teams:
         git(event, "clone", "--quiet", str(event.remote), str(clones[team.name]), cwd=event.root)
         git(event, "switch", "--quiet", "-c", team_branch(team.name), cwd=clones[team.name])
-    work = [(task, team) for task in TASKS for team in teams if team.did(task)]
+    work = [(task, team) for task in TASKS for team in teams if team.plan(task) != UNTOUCHED]
     with tqdm(work, desc="teams at work", unit="task", file=sys.stderr) as progress:
         for task, team in progress:
             progress.set_postfix_str(f"{team.name} {task_label(task)}")

@@ -28,7 +28,7 @@ from maze.rehearse import TASKS, TEAMS, Event, Rehearsal, RehearsalError, Team
 from maze.status import DONE, NOT_DONE, NOT_STARTED
 from tests.notebooks import ROOT
 
-CELL = re.compile(r"not started|completed|passed|failed|missing|done|-")
+CELL = re.compile(r"not started|not done|completed|halfway|passed|failed|missing|done|-")
 WALL_TIME = re.compile(r"^wall time (?:(\d+) min )?(\d+) s \(handout .* teams .* CI .* board .*\)$", re.MULTILINE)
 
 
@@ -84,13 +84,18 @@ def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_sai
     seconds = time.monotonic() - started
     print(done.stdout)  # the closing table and the wall time, kept in the test's report
     assert done.returncode == 0, done.stdout + done.stderr[-5000:]
-    assert len({team.tasks for team in TEAMS}) == len(TEAMS) >= 3, "three teams at least, at different points"
+    assert len({(team.tasks, team.halfway) for team in TEAMS}) == len(TEAMS) >= 3, "three teams, different points"
     table = printed_table(done.stdout)
+    halfway = [team for team in TEAMS if team.halfway]
+    assert halfway and TASKS[halfway[0].tasks] == "chapter_1/task_2", "the stub of src/train.py pushed"
     for team in TEAMS:
-        undone = len(TASKS) - team.tasks
-        assert table[(team.name, "did")] == ["completed"] * team.tasks + ["-"] * undone
-        assert table[(team.name, "board")] == [DONE] * team.tasks + [NOT_STARTED] * undone, done.stdout
-        assert table[(team.name, "CI")] == ["passed"] * team.tasks + [NOT_STARTED] * undone, done.stdout
+        steps = ["completed"] * team.tasks + ["halfway"] * team.halfway
+        untouched = len(TASKS) - len(steps)
+        assert table[(team.name, "did")] == steps + ["-"] * untouched
+        board = [DONE] * team.tasks + [NOT_DONE] * team.halfway + [NOT_STARTED] * untouched
+        assert table[(team.name, "board")] == board, done.stdout
+        ci = ["passed"] * team.tasks + ["failed"] * team.halfway + [NOT_STARTED] * untouched
+        assert table[(team.name, "CI")] == ci, done.stdout
     assert "passed: the board and CI say what every team did, task by task" in done.stdout
     minutes, rest = WALL_TIME.search(done.stdout).groups()
     assert 0 < int(minutes or 0) * 60 + int(rest) <= seconds + 1
@@ -100,27 +105,28 @@ def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_sai
 
 def test_every_disagreement_is_named_and_fails_the_rehearsal() -> None:
     """The comparison itself, on made-up answers: each wrong cell, each missing one, each unasked team."""
-    ant, bee = Team("ant", 2), Team("bee", 3)
+    ant, bee = Team("ant", 1, halfway=True), Team("bee", 3)
     right = {
         team.name: (
-            {task: DONE if team.did(task) else NOT_STARTED for task in TASKS},
-            {task: "passed" if team.did(task) else NOT_STARTED for task in TASKS},
+            {task: {"completed": DONE, "halfway": NOT_DONE}.get(team.plan(task), NOT_STARTED) for task in TASKS},
+            {task: {"completed": "passed", "halfway": "failed"}.get(team.plan(task), NOT_STARTED) for task in TASKS},
         )
         for team in (ant, bee)
     }
     rehearsal = Rehearsal([ant, bee], {n: b for n, (b, _) in right.items()}, {n: c for n, (_, c) in right.items()})
     assert rehearsal.disagreements() == []
-    rehearsal.board["ant"]["chapter_1/task_2"] = NOT_DONE  # the stub judged done would be the same mistake
+    rehearsal.board["ant"]["chapter_1/task_2"] = DONE  # the stub pushed, taken for done
     rehearsal.ci["bee"]["chapter_1/task_3"] = "failed"
     rehearsal.ci_failures["bee"] = {"chapter_1/task_3": "Failed: training.ipynb: ValueError: boom"}
     rehearsal.board["bee"]["chapter_2/task_1"] = DONE
     del rehearsal.ci["bee"]["chapter_2/task_3"]
     rehearsal.board["solo"] = {task: NOT_STARTED for task in TASKS}
     assert rehearsal.disagreements() == [
-        "ant chapter_1/task_2: the board says 'not done', the team completed it",
-        "bee chapter_1/task_3: CI says 'failed', the team completed it: Failed: training.ipynb: ValueError: boom",
-        "bee chapter_2/task_1: the board says 'done', the team did not start it",
-        "bee chapter_2/task_3: CI says 'missing', the team did not start it",
+        "ant chapter_1/task_2: the board says 'done', expected 'not done' (the team left it halfway)",
+        "bee chapter_1/task_3: CI says 'failed', expected 'passed' (the team completed it): "
+        "Failed: training.ipynb: ValueError: boom",
+        "bee chapter_2/task_1: the board says 'done', expected 'not started' (the team did not start it)",
+        "bee chapter_2/task_3: CI says 'missing', expected 'not started' (the team did not start it)",
         "the board shows a team 'solo' that did not take part",
     ]
     text = rehearse.report(rehearsal)
@@ -157,11 +163,18 @@ def test_a_temporary_folder_too_deep_for_the_clouds_sockets_is_refused_first(mon
     assert not list(deep.iterdir())
 
 
-def test_a_team_is_a_valid_team_name_with_one_to_seven_tasks() -> None:
-    refused = [("Ant", 2, "lowercase"), ("a-b", 2, "lowercase"), ("ant", 0, "1 to 7"), ("ant", 8, "1 to 7")]
-    for name, tasks, problem in refused:
+def test_a_team_is_a_valid_team_name_with_one_to_seven_tasks_and_maybe_one_halfway() -> None:
+    refused = [
+        ("Ant", 2, False, "lowercase"),
+        ("a-b", 2, False, "lowercase"),
+        ("ant", 0, False, "1 to 7"),
+        ("ant", 8, False, "1 to 7"),
+        ("ant", 7, True, "1 to 7 tasks, and starts one more"),
+        ("ant", 0, True, "1 to 7"),
+    ]
+    for name, tasks, halfway, problem in refused:
         with pytest.raises(ValueError, match=problem):
-            Team(name, tasks)
+            Team(name, tasks, halfway)
     with pytest.raises(RehearsalError, match="two teams share a name"):
         rehearse.rehearse([Team("ant", 1), Team("ant", 2)])
 

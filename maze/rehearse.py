@@ -261,6 +261,7 @@ def _first_on_path(folder: Path) -> str:
 
 
 def git(event: Event, *args: str, cwd: Path) -> str:
+    """Git as the rehearsal's people run it; a failure stops the rehearsal with Git's own message."""
     done = subprocess.run(
         ["git", *args], cwd=cwd, env=event.git, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
     )
@@ -327,7 +328,10 @@ def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
     if complete:
         handout.fill_task(ROOT / task, folder, optional=False)
         for script in handout.participant_scripts(ROOT / task):
-            run_script(folder, script.name)
+            try:
+                run_script(folder, script.name)
+            except RehearsalError as error:
+                raise RehearsalError(f"team {team.name}, {task}: {error}") from None
     else:
         start_task(ROOT / task, folder)
     for notebook in sorted(folder.glob("*.ipynb")):

@@ -1,4 +1,5 @@
-"""``python -m maze``: run the whole maze offline (README's run command); ``check``, ``cleanup``, ``handout``."""
+"""``python -m maze``: run the whole maze offline (README's run command); ``check``, ``cleanup``, ``handout``,
+``rehearse``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from local_sagemaker.team import team_name
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m maze", description=__doc__)
-    commands = parser.add_subparsers(dest="command", metavar="{check,cleanup,handout}")
+    commands = parser.add_subparsers(dest="command", metavar="{check,cleanup,handout,rehearse}")
     check = commands.add_parser("check", help="the progress board: which tasks a team has done, with the evidence")
     which = check.add_mutually_exclusive_group()
     which.add_argument("--team", help="the team to check (default: MAZE_TEAM, the Studio user profile, or solo)")
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     handout = commands.add_parser("handout", add_help=False, help="write the participants' repository into DIR")
     handout.add_argument("rest", nargs=argparse.REMAINDER)
+    commands.add_parser(
+        "rehearse",
+        help="play a whole event offline (handout, teams' branches, CI, board) and compare board and CI with it",
+    )
     return parser
 
 
@@ -46,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return handout(unknown + args.rest)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "rehearse":
+        from maze.rehearse import main as rehearse
+
+        return rehearse()
     if args.command == "check" and args.all:
         if args.repo is not None:
             parser.error("--all reads each team's branch: use --remote URL, not --repo (one team's clone)")

@@ -87,7 +87,9 @@ def run_notebook(path: Path) -> list[str]:
     try:
         client.execute()
     except CellExecutionError as error:
-        pytest.fail(f"{path.relative_to(ROOT)}: {error}", pytrace=False)
+        # The error first: once the SDK has installed rich's traceback handler, the kernel sends no traceback
+        # text, and the cell alone would not say what went wrong.
+        pytest.fail(f"{path.relative_to(ROOT)}: {error.ename}: {error.evalue}\n{error}", pytrace=False)
     finally:
         executed = REPORTS / path.relative_to(ROOT)
         executed.parent.mkdir(parents=True, exist_ok=True)

@@ -359,9 +359,15 @@ def play_teams(event: Event, teams: Sequence[Team]) -> None:
 
 
 def ci_command(checkout: Path) -> list[str]:
-    """The handout's Makefile's ``test`` target in ``checkout``, with this process's virtualenv (not rebuilt)."""
+    """The handout's Makefile's ``test`` target in ``checkout``, with this process's virtualenv (not rebuilt).
+
+    ``-o`` names the Makefile's install stamp (``.installed-py<X.Y>``) as old, so make never runs the
+    install recipe, which would recreate this very virtualenv with ``venv --clear``.
+    """
     venv = Path(sys.prefix)
-    return ["make", "--no-print-directory", "-C", str(checkout), "test", f"VENV={venv}", "-o", f"{venv}/.installed"]
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return ["make", "--no-print-directory", "-C", str(checkout), "test", f"VENV={venv}", f"PYTHON={sys.executable}",
+            "-o", f"{venv}/.installed-py{python}"]  # fmt: skip
 
 
 def ci_states(report_file: Path) -> tuple[dict[str, str], dict[str, str]]:

@@ -302,7 +302,10 @@ def facilitator_env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "gitconfig"
     config.write_text("[user]\n\tname = Facilitator\n\temail = facilitator@example.invalid\n")
     path = f"{ROOT / '.venv/bin'}{os.pathsep}{os.environ['PATH']}"
-    return os.environ | {
+    # A shell, not a make recipe: `make test` runs this test with MAKELEVEL and MAKEFLAGS set, which would
+    # make every make below print "Entering/Leaving directory" lines.
+    shell = {name: value for name, value in os.environ.items() if name not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return shell | {
         "PATH": path,
         "GIT_CONFIG_GLOBAL": str(config),
         "GIT_CONFIG_NOSYSTEM": "1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,9 @@ def framework_python(tmp_path_factory) -> Path:
     env = tmp_path_factory.mktemp("framework") / "env"
     options, variables = pip_index_options()
     uv_env = {**os.environ, **dict(variables)}
-    for command in (["venv", "--seed", *options, str(env)], ["pip", "install", "--python", str(env / "bin" / "python"),
-                                                            "six==1.15.0", *options]):  # fmt: skip
+    python = str(env / "bin" / "python")
+    venv = ["venv", "--seed", "--python", sys.executable, *options, str(env)]  # this Python, not the first on PATH
+    for command in (venv, ["pip", "install", "--python", python, "six==1.15.0", *options]):
         subprocess.run([uv_binary(), *command, "-q"], check=True, timeout=TIMEOUT, env=uv_env)
     return env / "bin" / "python"
 

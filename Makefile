@@ -29,13 +29,15 @@ lock: setup
 maze: setup
 	$(BIN)/python -m maze
 
-## Run the tests: unit tests, local cloud tests, every notebook under nbval, lint.
+## Run the tests: lint, the import contracts (pyproject.toml), unit tests, local cloud tests, every notebook under nbval.
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 ## JupyterLab on this repository, or on a handout with LAB_ROOT=DIR (127.0.0.1 only); Ctrl-C stops it and the local cloud.
 lab: setup

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from nbval.plugin import IPyNbCell, NbCellError
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -27,13 +27,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # Every cloud of the session (and of later sessions on this machine) shares one build per framework version.
     os.environ.setdefault("MAZE_FRAMEWORKS_DIR", str(Path.home() / ".cache" / "sagemaker-maze" / "frameworks"))
     session.config.stash[STATE] = state
-    daemon.find_or_start(state, idle_seconds=None)
+    launcher.find_or_start(state, idle_seconds=None)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is not None:
-        daemon.stop(state)
+        launcher.stop(state)
         shutil.rmtree(state, ignore_errors=True)
 
 

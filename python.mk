@@ -7,7 +7,7 @@
 # get a supported one.
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c '' 2>/dev/null && command -v $$p && break; done)
 # The check prints the Python's version (3.11 or 3.12), or its one message on stderr.
-PYTHON_VERSION := $(if $(PYTHON),$(shell $(PYTHON) local_sagemaker/supported_python.py))
+PYTHON_VERSION := $(if $(PYTHON),$(shell $(PYTHON) local_sagemaker/kernel/supported_python.py))
 ifeq ($(PYTHON_VERSION),)
 ifneq ($(MAKECMDGOALS),clean)
 $(error $(if $(PYTHON),PYTHON=$(PYTHON) cannot run the project (the message above says why and what to do),no Python found: install Python 3.12 (uv python install 3.12; pyenv install 3.12; sudo apt install python3.12 python3.12-venv) and run make PYTHON=python3.12))

@@ -25,8 +25,8 @@ from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from local_sagemaker import daemon
-from local_sagemaker.serving.container import default_input_fn
+from local_sagemaker.container.serving_app import default_input_fn
+from local_sagemaker.kernel import launcher
 from maze import evidence
 
 PING = re.compile(r'"GET /ping HTTP/1\.[01]" 200 ')
@@ -98,7 +98,7 @@ def main() -> None:
     rows = np.resize(x, (args.rows, x.shape[1])).astype(int)
     print(f"machine: {os.cpu_count()} cores; {args.rows} rows in {args.objects} objects")
     with tempfile.TemporaryDirectory() as folder:
-        cloud, _ = daemon.find_or_start(Path(folder), idle_seconds=None)
+        cloud, _ = launcher.find_or_start(Path(folder), idle_seconds=None)
         try:
             sm, s3 = cloud.client("sagemaker"), cloud.client("s3")
             register_model(cloud, model)
@@ -148,7 +148,7 @@ def main() -> None:
                 f"{rates[2] / raw_both:.0%}; 2 instances / decode + predict: {rates[2] / container_both:.0%}"
             )
         finally:
-            daemon.stop(Path(folder))
+            launcher.stop(Path(folder))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from local_sagemaker import daemon
-from local_sagemaker.state_report import wipe
+from local_sagemaker.cloud.state_report import wipe
+from local_sagemaker.kernel import launcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.s3_durability import timed  # noqa: E402 - a median in ms
@@ -32,7 +32,7 @@ KB, MB = 1024, 1024 * 1024
 
 def start_seconds(state: Path) -> float:
     started = time.perf_counter()
-    daemon.find_or_start(state, idle_seconds=None)
+    launcher.find_or_start(state, idle_seconds=None)
     return time.perf_counter() - started
 
 
@@ -41,9 +41,9 @@ def measure(state: Path, args: argparse.Namespace) -> tuple[list[float], list[fl
     cold = []
     for _ in range(args.runs):
         cold.append(start_seconds(state))
-        daemon.stop(state)
+        launcher.stop(state)
         wipe(state)  # empty again: the next start is cold too
-    info, _ = daemon.find_or_start(state, idle_seconds=None)
+    info, _ = launcher.find_or_start(state, idle_seconds=None)
     s3, sm = info.client("s3"), info.client("sagemaker")
     s3.create_bucket(Bucket=BUCKET)
     with ThreadPoolExecutor(8) as pool:
@@ -60,9 +60,9 @@ def measure(state: Path, args: argparse.Namespace) -> tuple[list[float], list[fl
     }
     restarts = []
     for _ in range(args.runs):
-        daemon.stop(state)
+        launcher.stop(state)
         restarts.append(start_seconds(state))
-    pages = daemon.find(state).client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    pages = launcher.find(state).client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
     count = sum(page.get("KeyCount", 0) for page in pages)
     return cold, restarts, count, figures
 
@@ -79,7 +79,7 @@ def main() -> None:
         try:
             cold, restarts, count, figures = measure(state, args)
         finally:  # whatever failed, no cloud outlives the benchmark
-            daemon.stop(state)
+            launcher.stop(state)
     runs = ", ".join(f"{s:.2f}" for s in cold)
     print(f"cold start, empty state: median {statistics.median(cold):.2f} s (runs {runs})")
     print(

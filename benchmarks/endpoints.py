@@ -26,7 +26,7 @@ from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 
 X, Y = load_digits(return_X_y=True)
 
@@ -70,7 +70,7 @@ def raw_throughput(model: RandomForestClassifier, seconds: float = 5.0) -> float
     return total
 
 
-def load_test(cloud: daemon.CloudInfo, endpoint: str, requests: int, clients: int | None) -> tuple[float, int]:
+def load_test(cloud: launcher.CloudInfo, endpoint: str, requests: int, clients: int | None) -> tuple[float, int]:
     """``requests`` predictions of the digits: a forked process per request (the brief's test) when
     ``clients`` is None, else that many long-lived client processes. Returns seconds and answers."""
     body = npy(X)
@@ -108,7 +108,7 @@ def main() -> None:
     model = RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=1, random_state=0).fit(X, Y)
     print(f"machine: {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
-        cloud, _ = daemon.find_or_start(Path(folder), idle_seconds=None)
+        cloud, _ = launcher.find_or_start(Path(folder), idle_seconds=None)
         try:
             sm, runtime = cloud.client("sagemaker"), cloud.client("sagemaker-runtime")
             register_model(cloud, model)
@@ -149,7 +149,7 @@ def main() -> None:
                 print(f"(b) {args.processes} requests from {label}: {seconds:.1f} s, {answered} answered, "
                       f"{served:,.0f} predictions/s = {served / baseline:.0%} of raw")  # fmt: skip
         finally:
-            daemon.stop(Path(folder))
+            launcher.stop(Path(folder))
 
 
 if __name__ == "__main__":

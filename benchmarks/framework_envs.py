@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from local_sagemaker.framework_envs import FrameworkEnvs, layered_python, runnable_versions
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs, layered_python, runnable_versions
 
 WARM_ROUNDS = 20
 

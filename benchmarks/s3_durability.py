@@ -26,7 +26,7 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from local_sagemaker.platform.durable_s3 import DurableS3, S3Store, moto_s3_backend
+from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store, moto_s3_backend
 
 KB, MB = 1024, 1024 * 1024
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze"
@@ -63,14 +63,14 @@ def bench_connect(runs: int) -> list[str]:
             state = Path(folder)
             cold.append(time_connect(state))
             warm.append(time_connect(state))
-            daemon.stop(state)
+            launcher.stop(state)
     return [figures("connect() cold (starts the local cloud)", cold), figures("connect() warm (cloud running)", warm)]
 
 
 def bench_jobs(runs: int) -> list[str]:
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder)
-        cloud, _ = daemon.find_or_start(state, idle_seconds=None)
+        cloud, _ = launcher.find_or_start(state, idle_seconds=None)
         try:
             s3, sm, logs = cloud.client("s3"), cloud.client("sagemaker"), cloud.client("logs")
             s3.create_bucket(Bucket="bench")
@@ -115,7 +115,7 @@ def bench_jobs(runs: int) -> list[str]:
                 after.append(job["TrainingEndTime"].timestamp() - marks["end"])
                 total.append(job["TrainingEndTime"].timestamp() - submitted)
         finally:
-            daemon.stop(state)
+            launcher.stop(state)
     overhead = [b + a for b, a in zip(before, after, strict=True)]
     return [
         figures("job: CreateTrainingJob -> TrainingEndTime", total),

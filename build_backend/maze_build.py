@@ -2,7 +2,7 @@
 
 pip builds a local directory's metadata before it compares ``requires-python``, so on Python 3.13
 ``pip install -e .`` would resolve the dependencies and fail compiling scikit-learn 1.4.2, which has
-no wheel there. Each build hook first checks the Python (``local_sagemaker/supported_python.py``,
+no wheel there. Each build hook first checks the Python (``local_sagemaker/kernel/supported_python.py``,
 loaded by its path: importing the package would need its dependencies) and stops with its one message;
 pip shows that message alone. On a supported Python the hooks are setuptools' own.
 """
@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-_CHECK = Path(__file__).resolve().parent.parent / "local_sagemaker" / "supported_python.py"
+_CHECK = Path(__file__).resolve().parent.parent / "local_sagemaker" / "kernel" / "supported_python.py"
 _HOOKS = ("build_", "get_requires_for_build_", "prepare_metadata_for_build_")
 
 

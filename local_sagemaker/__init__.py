@@ -3,6 +3,6 @@
 ``connect()`` is the notebook switch; ``python -m local_sagemaker up|status|down`` the terminal's.
 """
 
-from local_sagemaker.connect import Connection, connect
+from local_sagemaker.kernel.connect import Connection, connect
 
 __all__ = ["Connection", "connect"]

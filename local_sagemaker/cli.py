@@ -7,7 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from local_sagemaker import daemon, state_report
+from local_sagemaker.cloud import state_report
+from local_sagemaker.kernel import launcher
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,25 +25,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        from local_sagemaker.cloud import LocalCloud
+        from local_sagemaker.cloud.server import LocalCloud
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        daemon.private_dir(args.state_dir)
+        launcher.private_dir(args.state_dir)
         # Whatever the cloud and its jobs write (S3's store, records, journals, job folders) is its user's alone.
         os.umask(0o077)
         LocalCloud(args.state_dir, idle_seconds=args.idle_seconds).serve()
         return 0
-    state = daemon.state_dir()
+    state = launcher.state_dir()
     if args.command == "up":
-        info, started = daemon.find_or_start(state, idle_seconds=None)
+        info, started = launcher.find_or_start(state, idle_seconds=None)
         print(f"{'started' if started else 'already running'}: {info.endpoint} (pid {info.pid}, state {state})")
         # The AWS CLI signs with these; the cloud refuses any request not signed with a key it issued.
         print(f"export AWS_ENDPOINT_URL={info.endpoint}")
         print(f"export AWS_ACCESS_KEY_ID={info.access_key_id} AWS_SECRET_ACCESS_KEY={info.secret_access_key}")
     elif args.command == "status":
-        info = daemon.find(state)
-        if info is None and (pid := daemon.unanswering(state)):
+        info = launcher.find(state)
+        if info is None and (pid := launcher.unanswering(state)):
             print(f"running but not answering: pid {pid} (state {state}); `down` stops it")
             return 1
         print(f"running: {info.endpoint} (pid {info.pid}, state {state})" if info else f"not running (state {state})")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "reset":
         return _reset(state, args.yes)
     else:
-        info = daemon.stop(state)
+        info = launcher.stop(state)
         print(f"stopped pid {info.pid}" if info else "not running")
     return 0
 
@@ -62,7 +63,7 @@ def _reset(state: Path, yes: bool) -> int:
     if not yes and input(f"Stop the local cloud and delete everything in {state}? [y/N] ").strip().lower() != "y":
         print("nothing deleted")
         return 1
-    info = daemon.stop(state)
+    info = launcher.stop(state)
     state_report.wipe(state)
     print(f"{'stopped pid ' + str(info.pid) + ', ' if info else ''}wiped {state}")
     return 0

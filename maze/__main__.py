@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from local_sagemaker.team import team_name
+from local_sagemaker.kernel.team import team_name
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 BRANCHES = "teams/"
 GIT_TIMEOUT_SECONDS = 120
-TEAM = re.compile(r"^[a-z0-9]+$")  # local_sagemaker.team's rule: a team name is a part of SageMaker names
+TEAM = re.compile(r"^[a-z0-9]+$")  # local_sagemaker.kernel.team's rule: a team name is a part of SageMaker names
 
 
 class RemoteUnreadable(RuntimeError):

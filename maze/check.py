@@ -23,8 +23,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError
 
-from local_sagemaker import daemon
-from local_sagemaker.connect import chosen_target
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.connect import chosen_target
 from maze.branches import RemoteUnreadable, branch_checkout, remote_teams, team_branch
 from maze.evidence import endpoint_invocations, transform_instance_invocations
 from maze.jobs import cloud_teams, team_endpoints, team_prefix, team_training_jobs, team_transform_jobs
@@ -238,8 +238,8 @@ def cloud_clients(target: str) -> Iterator[Callable[[str], Any]]:
     if target == "aws":
         yield boto3.client
         return
-    state = daemon.state_dir()
-    cloud, started = daemon.find_or_start(state, idle_seconds=None)
+    state = launcher.state_dir()
+    cloud, started = launcher.find_or_start(state, idle_seconds=None)
     if started:
         print(
             f"no local cloud was running: reading the state it kept in {state} (started for this check)",
@@ -249,7 +249,7 @@ def cloud_clients(target: str) -> Iterator[Callable[[str], Any]]:
         yield cloud.client
     finally:
         if started:
-            daemon.stop(state)
+            launcher.stop(state)
 
 
 def check_team(
@@ -290,7 +290,7 @@ def main(team: str | None, repo: Path | None = None, remote: str | None = None) 
             clients = (client("sagemaker"), client("s3"), client("logs"))
             teams = [team] if team else sorted(set(branches) | cloud_teams(clients[0]))
             boards = {name: check_team(name, clients, repo, remote, branches) for name in teams}
-    except (RemoteUnreadable, daemon.LocalCloudNotRunning, BotoCoreError) as error:
+    except (RemoteUnreadable, launcher.LocalCloudNotRunning, BotoCoreError) as error:
         print(f"check: {error}", file=sys.stderr)
         return 2
     if not boards:

@@ -1,7 +1,7 @@
 """``python -m maze cleanup``: a facilitator removes a team's endpoints, endpoint configs and models.
 
 Endpoints bill by the hour; a notebook that stopped midway may leave one running. The deletion
-itself is ``local_sagemaker.cleanup.delete_team_resources`` (the notebooks' own clean-up); this
+itself is ``local_sagemaker.kernel.cleanup.delete_team_resources`` (the notebooks' own clean-up); this
 command lists what it is about to delete and asks first, unless told ``--yes``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 import local_sagemaker
-from local_sagemaker.cleanup import delete_team_resources, team_names
+from local_sagemaker.kernel.cleanup import delete_team_resources, team_names
 
 KINDS = ("endpoint", "endpoint config", "model")
 

@@ -26,7 +26,7 @@ LISTINGS = (
     ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"),
     ("list_endpoints", "Endpoints", "EndpointName"),
 )
-# A team name holds no hyphen (local_sagemaker.team), so the first part after "maze-" is the whole team.
+# A team name holds no hyphen (local_sagemaker.kernel.team), so the first part after "maze-" is the whole team.
 TEAM_IN_NAME = re.compile(r"^maze-([a-z0-9]+)-")
 
 

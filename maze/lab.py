@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local_sagemaker import daemon
-from local_sagemaker.connect import IDLE_SECONDS
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.connect import IDLE_SECONDS
 
 LOOPBACK = "127.0.0.1"
 
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     token = args.token or secrets.token_urlsafe(24)
 
-    state = daemon.state_dir()
+    state = launcher.state_dir()
     # Idle stop as for a notebook's connect(), and this process a client: should it be killed (SIGKILL, a
     # closed terminal), the cloud stops by itself once no kernel of the lab is left, rather than never.
-    cloud, started = daemon.find_or_start(state, idle_seconds=IDLE_SECONDS)
+    cloud, started = launcher.find_or_start(state, idle_seconds=IDLE_SECONDS)
     cloud.call("clients", {"pid": os.getpid()})
     print(f"local cloud: {cloud.endpoint} ({'started' if started else 'already running'}, state {state})")
     print(f"JupyterLab: http://{LOOPBACK}:{args.port}/lab?token={token}", flush=True)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # the terminal's Ctrl-C reached JupyterLab too: it is shutting down
     finally:
         if started:
-            daemon.stop(state)
+            launcher.stop(state)
             print("local cloud stopped")
 
 

@@ -26,8 +26,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from local_sagemaker.framework_envs import pip_index_options, uv_binary
-from local_sagemaker.supported_python import SUPPORTED
+from local_sagemaker.cloud.compute.framework_envs import pip_index_options, uv_binary
+from local_sagemaker.kernel.supported_python import SUPPORTED
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "# sagemaker-maze lock for Python {python}, from pyproject.toml and requirements.txt sha256:{digest}\n"

@@ -49,10 +49,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
-from local_sagemaker import daemon
-from local_sagemaker.framework_envs import frameworks_dir
-from local_sagemaker.serving.client import FOLDER_PREFIX
-from local_sagemaker.team import MAX_LENGTH, STUDIO_METADATA, VALID
+from local_sagemaker.cloud.compute.container_client import FOLDER_PREFIX
+from local_sagemaker.cloud.compute.framework_envs import frameworks_dir
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.team import MAX_LENGTH, STUDIO_METADATA, VALID
 from maze import handout
 from maze.branches import team_branch
 from maze.check import task_label
@@ -67,7 +67,7 @@ NOTEBOOK_TIMEOUT = 1800  # seconds a cell may run (the load test of chapter 2, t
 CI_TIMEOUT = 90 * 60  # the handout's workflow's limit
 GIT_TIMEOUT = 120
 # A local cloud's instances listen on Unix sockets <TMPDIR>/lsm-<pid>-<8 random>/<16 hex>.sock
-# (local_sagemaker.serving.client), and a socket's path holds at most 107 bytes.
+# (local_sagemaker.cloud.compute.container_client), and a socket's path holds at most 107 bytes.
 SOCKET_PATH_MAX = 107
 SOCKET_IN_TMPDIR = f"/{FOLDER_PREFIX}4194304-abcdefgh/{'0' * 16}.sock"  # the longest pid Linux gives
 FAILURE_CHARS = 400  # of the first line of CI's message for a failed task (the error), shown with the disagreement
@@ -453,7 +453,7 @@ def read_board(event: Event) -> tuple[dict[str, dict[str, str]], str]:
 def stop_clouds(root: Path) -> None:
     """Stop every local cloud whose state dir lies in ``root``: the event's, and CI's should CI be cut short."""
     for connection in root.rglob("cloud.json"):
-        daemon.stop(connection.parent)
+        launcher.stop(connection.parent)
 
 
 def check_socket_room(event: Event, teams: Sequence[Team]) -> None:
@@ -490,14 +490,14 @@ def rehearse(teams: Sequence[Team] = TEAMS) -> Rehearsal:
         raise RehearsalError(f"two teams share a name: {[team.name for team in teams]}")
     rehearsal = Rehearsal(teams)
     started = time.monotonic()
-    event = Event(Path(tempfile.mkdtemp(prefix="maze-rehearsal-")), frameworks_dir(daemon.state_dir()))
+    event = Event(Path(tempfile.mkdtemp(prefix="maze-rehearsal-")), frameworks_dir(launcher.state_dir()))
     try:
         check_socket_room(event, teams)
         step = time.monotonic()
         publish_handout(event)
         rehearsal.seconds["handout"] = time.monotonic() - step
         step = time.monotonic()
-        daemon.find_or_start(event.cloud, idle_seconds=None)
+        launcher.find_or_start(event.cloud, idle_seconds=None)
         play_teams(event, teams)
         rehearsal.seconds["teams"] = time.monotonic() - step
         step = time.monotonic()

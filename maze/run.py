@@ -9,8 +9,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from local_sagemaker import daemon
-from local_sagemaker.team import team_name
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.team import team_name
 from maze.check import Board, render, run_checks
 from maze.jobs import team_training_jobs, team_transform_jobs, training_lines, transform_lines
 from maze.provisioning import chain_line, longest_chain, team_waits
@@ -58,8 +58,8 @@ def record_cloud_side(result: TaskResult, sagemaker: Any, logs: Any, team: str, 
 def main() -> int:
     os.environ["MAZE_TARGET"] = "local"  # the run command is the offline run, wherever it is started
     team = team_name()  # the notebooks' kernels inherit MAZE_TEAM, so they work for the same team
-    state = daemon.state_dir()
-    cloud, started = daemon.find_or_start(state, idle_seconds=None)
+    state = launcher.state_dir()
+    cloud, started = launcher.find_or_start(state, idle_seconds=None)
     sagemaker, logs = cloud.client("sagemaker"), cloud.client("logs")
     results = []
     try:
@@ -73,7 +73,7 @@ def main() -> int:
         board = run_checks(Board(team, ROOT, sagemaker, cloud.client("s3"), logs))
     finally:
         if started:
-            daemon.stop(state)
+            launcher.stop(state)
     print(summary(results))
     print(f"\n{render(team, board)}")
     return 0 if all(r.ok for r in results) and all(s.done for s in board) else 1

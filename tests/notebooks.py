@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from local_sagemaker.versions import FRAMEWORK_VERSION
+from local_sagemaker.kernel.versions import FRAMEWORK_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(ROOT.glob("chapter_*/task_*/*.ipynb"))

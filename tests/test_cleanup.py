@@ -20,25 +20,25 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from local_sagemaker import cleanup, daemon
-from local_sagemaker.cleanup import delete_team_endpoints, delete_team_resources, team_names
+from local_sagemaker.kernel import cleanup, launcher
+from local_sagemaker.kernel.cleanup import delete_team_endpoints, delete_team_resources, team_names
 from tests.local_cloud.hosting import create_config, create_model, upload_model, wait_endpoint
 from tests.local_cloud.jobs import ROLE
 from tests.session_cloud import s3_with_bucket, session_cloud
 
 
 @pytest.fixture(scope="module")
-def cloud() -> daemon.CloudInfo:
+def cloud() -> launcher.CloudInfo:
     return session_cloud()
 
 
 @pytest.fixture(scope="module")
-def sm(cloud: daemon.CloudInfo) -> Any:
+def sm(cloud: launcher.CloudInfo) -> Any:
     return cloud.client("sagemaker")
 
 
 @pytest.fixture(scope="module")
-def config(cloud: daemon.CloudInfo, sm: Any) -> str:
+def config(cloud: launcher.CloudInfo, sm: Any) -> str:
     """One endpoint configuration (of no team) that every endpoint of these tests is created from."""
     s3 = s3_with_bucket(cloud)
     return create_config(sm, create_model(sm, s3, upload_model(s3)))
@@ -132,7 +132,7 @@ def _kernel_cells(team_name: str, config: str, endpoint_name: str, idle_minutes:
         f"import os\nos.environ['MAZE_TEAM'] = {team_name!r}\n{idle}"
         # The SDK too: importing it installs rich's traceback handler, which must not hide a failure from the guard.
         "import boto3\nimport local_sagemaker\nimport sagemaker\n"
-        "from local_sagemaker.cleanup import guard_endpoints\n\n"
+        "from local_sagemaker.kernel.cleanup import guard_endpoints\n\n"
         "cloud = local_sagemaker.connect()\nsm = boto3.client('sagemaker')\nguard_endpoints(sm, cloud.team)",
         f"import time\nsm.create_endpoint(EndpointName={endpoint_name!r}, EndpointConfigName={config!r})\n"
         f"while sm.describe_endpoint(EndpointName={endpoint_name!r})['EndpointStatus'] == 'Creating':\n"
@@ -239,7 +239,7 @@ def test_a_script_keeps_an_endpoint_it_calls_and_deletes_it_once_idle(sm: Any, c
         import os, time
         os.environ["MAZE_TEAM"], os.environ["MAZE_ENDPOINT_IDLE_MINUTES"] = {ours!r}, "{IDLE_MINUTES}"
         import boto3, local_sagemaker
-        from local_sagemaker.cleanup import guard_endpoints
+        from local_sagemaker.kernel.cleanup import guard_endpoints
         cloud = local_sagemaker.connect()
         sm = boto3.client("sagemaker")
         guard_endpoints(sm, cloud.team)

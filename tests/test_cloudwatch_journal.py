@@ -12,7 +12,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from local_sagemaker.platform.cloudwatch_journal import CloudWatchJournal, action_of
+from local_sagemaker.cloud.platform.cloudwatch_journal import CloudWatchJournal, action_of
 
 ACCOUNT = "123456789012"
 

@@ -152,7 +152,7 @@ def test_layout_is_the_solutions_without_the_solution_files(generated) -> None:
         ".github/workflows/tasks.yml",
         "tests/test_tasks.py",
         handout.TASKS_MANIFEST,
-        "local_sagemaker/connect.py",
+        "local_sagemaker/kernel/connect.py",
     ):
         assert (generated / name).is_file(), name
     assert not (generated / "maze").exists()

@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
-from local_sagemaker import versions
-from local_sagemaker.supported_python import SUPPORTED
+from local_sagemaker.kernel import versions
+from local_sagemaker.kernel.supported_python import SUPPORTED
 from maze import lock
 from tests.notebooks import NOTEBOOKS, ROOT, SDK_NOISE, first_cells_program
 
@@ -155,7 +155,7 @@ def test_on_python_3_13_connect_stops_with_the_one_message(python_3_13, tmp_path
     )  # fmt: skip
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("then run the command again with it"), done.stderr
-    assert "local_sagemaker.supported_python.UnsupportedPython: SageMaker Maze runs on Python" in done.stderr
+    assert "local_sagemaker.kernel.supported_python.UnsupportedPython: SageMaker Maze runs on Python" in done.stderr
     assert_the_one_message(done.stderr, str(venv / "bin" / "python"))
 
 

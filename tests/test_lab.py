@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from tests.notebooks import ROOT
 
 START_SECONDS = 180
@@ -92,7 +92,7 @@ def test_lab_serves_the_notebooks_with_its_token_on_loopback_and_stops_cleanly(o
         names = sorted(item["name"] for item in json.loads(body)["content"])
         assert names[:2] == ["task_1", "task_2"], names
         assert request(f"{base}/api/contents/chapter_1")[0] == 403, "no token, no notebooks"
-        cloud = daemon.find(own_state)
+        cloud = launcher.find(own_state)
         assert cloud is not None, "the local cloud is up before the first notebook runs"
         status, _ = request(f"{base}/api/kernels?token={token}", method="POST")
         assert status == 201
@@ -108,11 +108,11 @@ def test_lab_serves_the_notebooks_with_its_token_on_loopback_and_stops_cleanly(o
         assert "local cloud stopped" in output
         _, alive = psutil.wait_procs(processes, timeout=30)
         assert not alive, f"still running: {[p.cmdline() for p in alive]}"
-        assert daemon.find(own_state) is None
+        assert launcher.find(own_state) is None
     finally:
         if lab.poll() is None:
             os.killpg(lab.pid, signal.SIGKILL)
-        daemon.stop(own_state)
+        launcher.stop(own_state)
 
 
 def test_a_killed_lab_leaves_no_cloud_behind(own_state, tmp_path, monkeypatch) -> None:
@@ -129,7 +129,7 @@ def test_a_killed_lab_leaves_no_cloud_behind(own_state, tmp_path, monkeypatch) -
         )
     try:
         deadline = time.monotonic() + START_SECONDS
-        while (cloud := daemon.find(own_state)) is None or lab.pid not in cloud.call("health")["clients"]:
+        while (cloud := launcher.find(own_state)) is None or lab.pid not in cloud.call("health")["clients"]:
             assert lab.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.2)
     finally:

@@ -11,8 +11,8 @@ import shutil
 import time
 import uuid
 
-from local_sagemaker import daemon
-from local_sagemaker.processes import is_alive
+from local_sagemaker.common.pids import is_alive
+from local_sagemaker.kernel import launcher
 from maze.tasks import run_notebook
 from tests.notebooks import ROOT
 
@@ -30,11 +30,11 @@ def test_chapter_2_finds_chapter_1s_model_after_the_idle_cloud_stopped(tmp_path)
             notebook = folder / task.rsplit("/", 1)[1]
             _, error = run_notebook(notebook, folder / "executed.ipynb", env)
             assert error == "", f"{task}: {error}"
-            cloud = daemon.find(state)
+            cloud = launcher.find(state)
             if task.startswith("chapter_1"):  # its kernel has exited: the cloud stops by itself 2 s later
                 deadline = time.monotonic() + 60
                 while cloud is not None and is_alive(cloud.pid) and time.monotonic() < deadline:
                     time.sleep(0.2)
                 assert cloud is None or not is_alive(cloud.pid), "the idle cloud stopped"
     finally:
-        daemon.stop(state)
+        launcher.stop(state)

@@ -22,8 +22,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from local_sagemaker import daemon
-from local_sagemaker.processes import is_alive
+from local_sagemaker.common.pids import is_alive
+from local_sagemaker.kernel import launcher
 from maze import team_code
 from maze.handout import exercise_notebook
 from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
@@ -182,14 +182,14 @@ def test_an_unreadable_remote_all_with_one_clone_and_an_unknown_target_are_refus
 def test_with_no_cloud_running_the_board_reads_the_state_the_cloud_kept(tmp_path: Path) -> None:
     """As after ``make maze``: the cloud stopped, what the notebooks did is in its state dir."""
     state, team = tmp_path / "state", fresh_team()
-    cloud, _ = daemon.find_or_start(state, idle_seconds=None)
+    cloud, _ = launcher.find_or_start(state, idle_seconds=None)
     try:
         clients: dict[str, Any] = {name: cloud.client(name) for name in ("sagemaker", "logs", "sagemaker-runtime")}
         clients["s3"] = s3_with_bucket(cloud)
         deploy_and_delete(clients, f"maze-{team}-endpoint-1", REAL_TIME, requests=2)
     finally:
-        daemon.stop(state)
-    assert daemon.find(state) is None
+        launcher.stop(state)
+    assert launcher.find(state) is None
     checked = maze_cli("check", "--team", team, env={**os.environ, "MAZE_STATE_DIR": str(state)})
     try:
         assert f"no local cloud was running: reading the state it kept in {state}" in checked.stderr
@@ -197,11 +197,11 @@ def test_with_no_cloud_running_the_board_reads_the_state_the_cloud_kept(tmp_path
             DONE,
             f"maze-{team}-endpoint-1 answered 2 request(s) (access lines in its log group)",
         ), checked.stdout + checked.stderr
-        assert daemon.find(state) is None and not (state / "cloud.json").exists(), (
+        assert launcher.find(state) is None and not (state / "cloud.json").exists(), (
             "the board stops the cloud it started"
         )
     finally:
-        daemon.stop(state)
+        launcher.stop(state)
 
 
 def test_a_teams_script_runs_bounded_without_credentials_and_leaves_no_process(monkeypatch, tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker import daemon
-from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION
+from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION
+from local_sagemaker.kernel import launcher
 from maze.tasks import run_notebook
 from tests.notebooks import ROOT
 
@@ -31,7 +31,7 @@ def bucket_keys(s3: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> dict[str, Any]:
     """chapter_1/task_3 for teams red* and blue* (a longest name), in parallel kernels, each in its own folder."""
-    cloud = daemon.find(daemon.state_dir())
+    cloud = launcher.find(launcher.state_dir())
     assert cloud is not None, "the root conftest starts the local cloud for the session"
     s3 = cloud.client("s3")
     suffix = uuid.uuid4().hex

@@ -22,7 +22,7 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from maze import handout, rehearse
 from maze.rehearse import TASKS, TEAMS, Event, Rehearsal, RehearsalError, Team
 from maze.status import DONE, NOT_DONE, NOT_STARTED
@@ -140,8 +140,8 @@ def test_a_step_that_fails_leaves_no_folder_and_no_cloud(monkeypatch, short_tmp:
     clouds: list[int] = []
 
     def failing_ci(event: Event, team: Team, rehearsal: Rehearsal, progress: object) -> None:
-        ci_cloud, _ = daemon.find_or_start(event.ci_temporary(team.name) / "maze-state-x", idle_seconds=None)
-        event_cloud = daemon.find(event.cloud)
+        ci_cloud, _ = launcher.find_or_start(event.ci_temporary(team.name) / "maze-state-x", idle_seconds=None)
+        event_cloud = launcher.find(event.cloud)
         assert event_cloud is not None, "the teams' cloud runs while CI runs"
         clouds.extend([event_cloud.pid, ci_cloud.pid])
         raise RehearsalError("CI broke")

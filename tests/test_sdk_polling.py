@@ -4,7 +4,7 @@ import sys
 import time
 import types
 
-from local_sagemaker.sdk_polling import ScaledClock, when_imported
+from local_sagemaker.kernel.sdk_polling import ScaledClock, when_imported
 
 
 def test_a_sleep_is_scaled_but_time_moves_on_by_all_of_it() -> None:

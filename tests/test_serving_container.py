@@ -10,7 +10,8 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from local_sagemaker.serving import container, instance
+from local_sagemaker.cloud.compute import model_server as instance
+from local_sagemaker.container import serving_app as container
 from maze import evidence
 
 LOAD = "import os, joblib\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"

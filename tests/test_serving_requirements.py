@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from local_sagemaker.framework_envs import pip_index_options, uv_binary
-from local_sagemaker.serving.requirements import InstallModuleError, install_requirements
+from local_sagemaker.cloud.compute.framework_envs import pip_index_options, uv_binary
+from local_sagemaker.cloud.compute.serving_requirements import InstallModuleError, install_requirements
 
 TIMEOUT = 300
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from sagemaker.utils import name_from_base
 
-from local_sagemaker import team
+from local_sagemaker.kernel import team
 from tests.notebooks import NOTEBOOKS
 
 # SageMaker's pattern for training job, model, endpoint (config) and transform job names.

@@ -15,26 +15,26 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local_sagemaker import daemon
-from local_sagemaker.account import ROLE_NAME
-from local_sagemaker.aws import LocalAws
-from local_sagemaker.batch.api import TransformService
-from local_sagemaker.batch.engine import TransformRunner
-from local_sagemaker.framework_envs import FrameworkEnvs, frameworks_dir
-from local_sagemaker.front import Front, own_address_only
-from local_sagemaker.hosting.api import HostingService
-from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
-from local_sagemaker.hosting.runtime import Runtime, error_body
-from local_sagemaker.platform.cloudwatch_journal import CloudWatchJournal
-from local_sagemaker.platform.durable_s3 import DurableS3, S3Store
-from local_sagemaker.platform.errors import ValidationError
-from local_sagemaker.platform.records import FILE_NAME, RecordStore
-from local_sagemaker.platform.tags import TagStore
-from local_sagemaker.processes import is_alive
-from local_sagemaker.serving.client import remove_stale_folders
-from local_sagemaker.signatures import Signatures, issue_key
-from local_sagemaker.training.api import TrainingService
-from local_sagemaker.training.execution import TrainingRunner
+from local_sagemaker.cloud.compute.container_client import remove_stale_folders
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs, frameworks_dir
+from local_sagemaker.cloud.gateway.front import Front, own_address_only
+from local_sagemaker.cloud.gateway.signatures import Signatures, issue_key
+from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.cloudwatch_journal import CloudWatchJournal
+from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store
+from local_sagemaker.cloud.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.records import FILE_NAME, RecordStore
+from local_sagemaker.cloud.platform.tags import TagStore
+from local_sagemaker.cloud.resources.batch.operations import TransformService
+from local_sagemaker.cloud.resources.batch.runner import TransformRunner
+from local_sagemaker.cloud.resources.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.cloud.resources.hosting.operations import HostingService
+from local_sagemaker.cloud.resources.hosting.runtime import Runtime, error_body
+from local_sagemaker.cloud.resources.training.operations import TrainingService
+from local_sagemaker.cloud.resources.training.runner import TrainingRunner
+from local_sagemaker.common.account import ROLE_NAME
+from local_sagemaker.common.pids import is_alive
+from local_sagemaker.common.state_files import forget, write_private
 
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -108,13 +108,13 @@ class LocalCloud:
             "idle_seconds": self.idle_seconds,
             "credentials": self.key,
         }
-        daemon.write_private(self.connection_file, json.dumps(info))
+        write_private(self.connection_file, json.dumps(info))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stopping.set())
         try:
             self._watch()
         finally:
-            daemon.forget(self.state_dir, os.getpid())  # unless a later cloud of this state dir wrote it
+            forget(self.state_dir, os.getpid())  # unless a later cloud of this state dir wrote it
             self.runner.shutdown(self.training.running())
             self.transformer.shutdown(self.transforms.running())
             self.hosting.shutdown()

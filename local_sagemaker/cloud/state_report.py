@@ -12,8 +12,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from local_sagemaker import daemon
-from local_sagemaker.framework_envs import built_versions, frameworks_dir
+from local_sagemaker.cloud.compute.framework_envs import built_versions, frameworks_dir
+from local_sagemaker.kernel import launcher
 
 MB = 1024 * 1024
 
@@ -51,7 +51,7 @@ def _pages(client: object, operation: str, key: str, **arguments: str) -> Iterat
         yield from page.get(key, [])
 
 
-def account_summary(info: daemon.CloudInfo) -> list[str]:
+def account_summary(info: launcher.CloudInfo) -> list[str]:
     """What the running cloud's account holds: S3 buckets, objects and bytes; jobs; endpoints."""
     s3, sm = info.client("s3"), info.client("sagemaker")
     buckets = s3.list_buckets()["Buckets"]
@@ -71,7 +71,7 @@ def account_summary(info: daemon.CloudInfo) -> list[str]:
     ]
 
 
-def report(state: Path, info: daemon.CloudInfo | None) -> list[str]:
+def report(state: Path, info: launcher.CloudInfo | None) -> list[str]:
     lines = [f"state directory: {state}"]
     lines += [f"  {what}: {size / MB:.0f} MB" for what, size in parts(state).items()]
     frameworks = frameworks_dir(state)

@@ -18,7 +18,7 @@ from typing import Any
 import flask
 import numpy as np
 
-from local_sagemaker.serving import codecs
+from local_sagemaker.container import codecs
 
 BASE_DIR = Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
 MODEL_DIR = BASE_DIR / "model"

@@ -17,12 +17,12 @@ import boto3
 import botocore.handlers
 from botocore.exceptions import EndpointConnectionError
 
-from local_sagemaker import daemon
-from local_sagemaker.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
-from local_sagemaker.sdk_polling import POLL_SCALE, ScaledClock, when_imported
-from local_sagemaker.supported_python import require as require_supported_python
-from local_sagemaker.team import team_name
-from local_sagemaker.versions import check_local_cloud, check_versions
+from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.sdk_polling import POLL_SCALE, ScaledClock, when_imported
+from local_sagemaker.kernel.supported_python import require as require_supported_python
+from local_sagemaker.kernel.team import team_name
+from local_sagemaker.kernel.versions import check_local_cloud, check_versions
 
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 # How long an auto-started cloud outlives the last notebook kernel that used it.
@@ -61,7 +61,7 @@ def connect() -> Connection:
         connection = Connection("aws")
     else:
         check_local_cloud()
-        info, _ = daemon.find_or_start(daemon.state_dir(), idle_seconds=IDLE_SECONDS)
+        info, _ = launcher.find_or_start(launcher.state_dir(), idle_seconds=IDLE_SECONDS)
         connection = _point_at(info)
     print(f"{connection}\nKernel: {kernel}.")
     return connection
@@ -79,7 +79,7 @@ def _quiet_sdk() -> None:
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 
 
-def _point_at(info: daemon.CloudInfo) -> Connection:
+def _point_at(info: launcher.CloudInfo) -> Connection:
     region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     _register_kernel(info)
     # A named profile would take precedence over the environment's credentials.
@@ -119,7 +119,7 @@ def _explain_unreachable_cloud(caught_exception: Exception | None = None, **_: o
         and endpoint
         and caught_exception.kwargs.get("endpoint_url", "").startswith(endpoint)
     ):
-        raise daemon.LocalCloudNotRunning(
+        raise launcher.LocalCloudNotRunning(
             f"The local cloud at {endpoint} is not running (stopped with `down`, or shut down after its last "
             "notebook kernel exited). Run the notebook's first cell again (local_sagemaker.connect()) to start it, "
             "or start it from a terminal with `python -m local_sagemaker up`. A new local cloud starts empty: "
@@ -127,7 +127,7 @@ def _explain_unreachable_cloud(caught_exception: Exception | None = None, **_: o
         ) from caught_exception
 
 
-def _register_kernel(info: daemon.CloudInfo) -> None:
+def _register_kernel(info: launcher.CloudInfo) -> None:
     """The cloud stays up while a kernel that connected lives (and a grace period after)."""
     info.call("clients", {"pid": os.getpid()})
 
@@ -135,7 +135,7 @@ def _register_kernel(info: daemon.CloudInfo) -> None:
 def _write_sdk_config(state: Path, region: str) -> Path:
     """The SDK's own config file: the default bucket AWS would name, and no telemetry to AWS hosts."""
     path = state / "sagemaker-config.yaml"
-    daemon.write_private(
+    launcher.write_private(
         path,
         "SchemaVersion: '1.0'\n"
         "SageMaker:\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -11,8 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +19,15 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from local_sagemaker.account import DEFAULT_REGION
-from local_sagemaker.processes import is_alive
+from local_sagemaker.common.account import DEFAULT_REGION
+from local_sagemaker.common.pids import is_alive
+from local_sagemaker.common.state_files import (
+    forget,
+    open_private,
+    private_dir,
+    recorded_connection,
+    start_lock,
+)
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 40.0
@@ -70,57 +74,9 @@ def signed_headers(
     return dict(request.headers)
 
 
-def state_dir() -> Path:
-    """One place per checkout, so every notebook of the maze finds the same cloud.
-
-    ``MAZE_STATE_DIR`` wins; otherwise ``.maze`` at the repository root (git-ignored), or a
-    folder in the user's state directory when the package is installed outside the repo.
-    """
-    if os.environ.get("MAZE_STATE_DIR"):
-        path = Path(os.environ["MAZE_STATE_DIR"])
-    else:
-        repo = Path(__file__).resolve().parent.parent
-        path = repo / ".maze" if (repo / "pyproject.toml").exists() else Path.home() / ".local/state/sagemaker-maze"
-    return private_dir(path)
-
-
-def private_dir(path: Path) -> Path:
-    """The state dir, its owner's alone (0700): it holds the connection file, jobs' scripts, data and logs."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
-def _open_private(path: Path, flags: int) -> int:
-    """A file descriptor on ``path``, a file its owner alone may read (0600), whatever mode it had."""
-    descriptor = os.open(path, flags | os.O_CREAT, 0o600)
-    os.fchmod(descriptor, 0o600)
-    return descriptor
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with ``text``, readable by its owner alone (0600)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with os.fdopen(_open_private(temporary, os.O_WRONLY | os.O_TRUNC), "w") as handle:
-        handle.write(text)
-    temporary.replace(path)
-
-
-def _recorded(state: Path) -> dict[str, Any] | None:
-    """What the connection file says: the pid and endpoint of the cloud that wrote it (None if it says nothing)."""
-    try:
-        recorded = json.loads((state / "cloud.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    if not isinstance(recorded, dict) or type(recorded.get("pid")) is not int:
-        return None
-    complete = isinstance(recorded.get("endpoint"), str) and isinstance(recorded.get("credentials"), dict)
-    return recorded if complete else None
-
-
 def unanswering(state: Path) -> int | None:
     """The pid of this state dir's cloud if it runs but does not answer (``status`` says so; ``down`` stops it)."""
-    recorded = _recorded(state)
+    recorded = recorded_connection(state)
     if recorded is None or not _serves(recorded["pid"], state) or _answering(recorded, state):
         return None
     return recorded["pid"]
@@ -155,24 +111,16 @@ def _answering(recorded: dict[str, Any], state: Path) -> CloudInfo | None:
 
 def find(state: Path) -> CloudInfo | None:
     """The running cloud of this state dir, if its recorded process lives and its front answers."""
-    recorded = _recorded(state)
+    recorded = recorded_connection(state)
     if recorded is None or not _serves(recorded["pid"], state):
         return None
     return _answering(recorded, state)
 
 
-@contextmanager
-def _start_lock(state: Path) -> Iterator[None]:
-    """Two kernels connecting at once must not start two clouds."""
-    with os.fdopen(_open_private(state / "start.lock", os.O_RDWR)) as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def find_or_start(state: Path, idle_seconds: float | None) -> tuple[CloudInfo, bool]:
     """The running cloud, or a new one; the flag says whether this call started it."""
     private_dir(state)
-    with _start_lock(state):
+    with start_lock(state):
         info = _wait_for_answer(state)
         if info:
             return info, False
@@ -187,7 +135,7 @@ def _wait_for_answer(state: Path) -> CloudInfo | None:
     """
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
-        recorded = _recorded(state)
+        recorded = recorded_connection(state)
         if recorded is None or not _serves(recorded["pid"], state):
             return None
         info = _answering(recorded, state)
@@ -201,19 +149,11 @@ def _wait_for_answer(state: Path) -> CloudInfo | None:
         time.sleep(0.2)
 
 
-def forget(state: Path, pid: int) -> None:
-    """Remove the connection file if it still names ``pid``: a later cloud of this state dir keeps its own."""
-    with contextlib.suppress(FileNotFoundError), _start_lock(state):  # a state dir already removed has no record
-        recorded = _recorded(state)
-        if recorded is not None and recorded.get("pid") == pid:
-            (state / "cloud.json").unlink(missing_ok=True)
-
-
 def _start(state: Path, idle_seconds: float | None) -> CloudInfo:
     args = [sys.executable, "-m", "local_sagemaker", "serve", "--state-dir", str(state)]
     if idle_seconds is not None:
         args += ["--idle-seconds", str(idle_seconds)]
-    log = _open_private(state / "cloud.log", os.O_WRONLY | os.O_APPEND)
+    log = open_private(state / "cloud.log", os.O_WRONLY | os.O_APPEND)
     process = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -239,7 +179,7 @@ def stop(state: Path, grace_seconds: float = STOP_TIMEOUT_SECONDS) -> CloudInfo 
     It need not answer: a wedged cloud gets SIGTERM, then SIGKILL (its process group) after the
     grace period; its job processes die with it (``processes``), and its connection file goes.
     """
-    recorded = _recorded(state)
+    recorded = recorded_connection(state)
     if recorded is None or not _serves(recorded["pid"], state):
         return None
     pid = recorded["pid"]

@@ -16,8 +16,8 @@ import boto3
 import pytest
 from botocore import handlers
 
-from local_sagemaker import daemon
-from local_sagemaker.validation import validation_message, violations
+from local_sagemaker.cloud.gateway.validation import validation_message, violations
+from local_sagemaker.kernel import launcher
 from tests.session_cloud import s3_with_bucket, session_cloud
 
 # botocore names events after-call.<service id>.<operation>; a prefix catches every operation.
@@ -62,25 +62,25 @@ def answers_within_the_model(answers_checked: None) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def cloud(answers_checked: None) -> daemon.CloudInfo:
+def cloud(answers_checked: None) -> launcher.CloudInfo:
     return session_cloud()
 
 
 @pytest.fixture(scope="session")
-def sm(cloud: daemon.CloudInfo) -> Any:
+def sm(cloud: launcher.CloudInfo) -> Any:
     return cloud.client("sagemaker")
 
 
 @pytest.fixture(scope="session")
-def s3(cloud: daemon.CloudInfo) -> Any:
+def s3(cloud: launcher.CloudInfo) -> Any:
     return s3_with_bucket(cloud)
 
 
 @pytest.fixture(scope="session")
-def logs(cloud: daemon.CloudInfo) -> Any:
+def logs(cloud: launcher.CloudInfo) -> Any:
     return cloud.client("logs")
 
 
 @pytest.fixture(scope="session")
-def cloudwatch(cloud: daemon.CloudInfo) -> Any:
+def cloudwatch(cloud: launcher.CloudInfo) -> Any:
     return cloud.client("cloudwatch")

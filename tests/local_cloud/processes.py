@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.jobs import BUCKET
 
 # How long a process of a finished job may take to be gone (killed at once; the kernel reaps asynchronously).
@@ -33,12 +33,12 @@ def alive(pids: list[int]) -> list[int]:
         time.sleep(0.1)
 
 
-def cloud_of_its_own(tmp_path: Path) -> tuple[daemon.CloudInfo, Any, Any]:
+def cloud_of_its_own(tmp_path: Path) -> tuple[launcher.CloudInfo, Any, Any]:
     """A cloud in a state dir of its own, for a test that kills it (the session's must live on): the cloud,
     its SageMaker client and its S3 client, with the tests' bucket."""
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    info, started = daemon.find_or_start(state, idle_seconds=None)
+    info, started = launcher.find_or_start(state, idle_seconds=None)
     assert started
     sm, s3 = info.client("sagemaker"), info.client("s3")
     s3.create_bucket(Bucket=BUCKET)

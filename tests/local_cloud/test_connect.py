@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local_sagemaker import daemon
-from local_sagemaker.connect import STS_MODULES
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.connect import STS_MODULES
 from tests.notebooks import SDK_NOISE, first_cells_program
 
 
@@ -111,12 +111,12 @@ def test_a_call_after_the_cloud_stopped_says_how_to_start_it(tmp_path: Path) -> 
     done = run_python(
         """
         import boto3, local_sagemaker
-        from local_sagemaker import daemon
+        from local_sagemaker.kernel import launcher
         local_sagemaker.connect()
-        daemon.stop(daemon.state_dir())
+        launcher.stop(launcher.state_dir())
         try:
             boto3.client("sagemaker").list_training_jobs()
-        except daemon.LocalCloudNotRunning as error:
+        except launcher.LocalCloudNotRunning as error:
             print("REFUSED", error)
         """,
         {**os.environ, "MAZE_STATE_DIR": str(state)},
@@ -124,7 +124,7 @@ def test_a_call_after_the_cloud_stopped_says_how_to_start_it(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "REFUSED The local cloud at http://127.0.0.1:" in done.stdout
     assert "python -m local_sagemaker up" in done.stdout
-    assert daemon.find(state) is None
+    assert launcher.find(state) is None
 
 
 @pytest.mark.parametrize("command", ["status"])

@@ -16,9 +16,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_sagemaker import daemon
-from local_sagemaker.platform.clock import now
-from local_sagemaker.platform.records import FILE_NAME, IncompatibleState, RecordStore
+from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.records import FILE_NAME, IncompatibleState, RecordStore
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET, submit, unique, wait
 from tests.local_cloud.processes import cloud_of_its_own
@@ -43,13 +43,13 @@ def answer(description: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in description.items() if key != "ResponseMetadata"}
 
 
-def restart(state, how: str) -> tuple[daemon.CloudInfo, Any, Any]:
+def restart(state, how: str) -> tuple[launcher.CloudInfo, Any, Any]:
     """Stop the cloud of ``state`` (``down`` or SIGKILL) and start it again: the new cloud issues a new key."""
     if how == "down":
-        assert daemon.stop(state) is not None
+        assert launcher.stop(state) is not None
     else:
-        os.kill(daemon.find(state).pid, signal.SIGKILL)
-    info, started = daemon.find_or_start(state, idle_seconds=None)
+        os.kill(launcher.find(state).pid, signal.SIGKILL)
+    info, started = launcher.find_or_start(state, idle_seconds=None)
     assert started
     s3 = info.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -87,12 +87,12 @@ def test_a_state_of_another_schema_is_refused_with_how_to_reset(tmp_path) -> Non
 
 
 def test_a_cloud_refuses_to_start_on_records_it_cannot_read(tmp_path) -> None:
-    state = daemon.private_dir(tmp_path / "state")
+    state = launcher.private_dir(tmp_path / "state")
     RecordStore(state / FILE_NAME).close()
     with sqlite3.connect(state / FILE_NAME) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(RuntimeError, match="python -m local_sagemaker reset"):
-        daemon.find_or_start(state, idle_seconds=None)
+        launcher.find_or_start(state, idle_seconds=None)
     with sqlite3.connect(state / FILE_NAME) as db:
         assert db.execute("SELECT value FROM meta").fetchall() == [("99",)], "left as it was"
 
@@ -132,7 +132,7 @@ def test_jobs_come_back_as_they_were_and_a_running_one_ends_as_its_cloud_did(tmp
         names = {j["TrainingJobName"] for j in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}
         assert {done, running, lost} <= names
     finally:
-        daemon.stop(state)
+        launcher.stop(state)
 
 
 # endpoints -------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def bucket(s3: Any) -> dict[str, bytes]:
     return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
 
 
-def answered(info: daemon.CloudInfo, endpoint: str, timeout: float = 180) -> bytes:
+def answered(info: launcher.CloudInfo, endpoint: str, timeout: float = 180) -> bytes:
     """The endpoint's answer; while its instances restart it answers ServiceUnavailable, which is retried."""
     runtime = info.client("sagemaker-runtime", config=Config(retries={"total_max_attempts": 1}))
     deadline = time.monotonic() + timeout
@@ -216,4 +216,4 @@ def test_endpoints_come_back_in_service_and_answer_after_the_cloud_was_killed(tm
         assert lost["TransformJobStatus"] == "Failed"
         assert lost["FailureReason"].startswith(f"{INTERRUPTED} the job ran (restart at ")
     finally:
-        daemon.stop(state)
+        launcher.stop(state)

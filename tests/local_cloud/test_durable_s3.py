@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from local_sagemaker.platform.durable_s3 import TEMP_PREFIX, DurableS3, S3Store, moto_s3_backend
+from local_sagemaker.cloud.platform.durable_s3 import TEMP_PREFIX, DurableS3, S3Store, moto_s3_backend
 
 BUCKET = "durable-bucket"
 ODD_KEY = "dir/ü file+%.txt"
@@ -166,7 +166,7 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 import boto3
-from local_sagemaker.platform.durable_s3 import DurableS3, S3Store
+from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store
 
 app = DurableS3(DomainDispatcherApplication(create_backend_app), S3Store(Path(sys.argv[1])))
 server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
 
-from local_sagemaker.hosting.invocation_metrics import FLUSH_SECONDS
+from local_sagemaker.cloud.resources.hosting.invocation_metrics import FLUSH_SECONDS
 from maze import evidence
 from tests.local_cloud.hosting import (
     create_config,

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from local_sagemaker.framework import check_image
-from local_sagemaker.framework_envs import (
+from local_sagemaker.cloud.compute.framework_envs import (
     BINARY_ONLY,
     CONTAINERS,
     MANIFEST,
@@ -39,11 +38,12 @@ from local_sagemaker.framework_envs import (
     sdk_framework_versions,
     uv_binary,
 )
-from local_sagemaker.platform.errors import ValidationError
-from local_sagemaker.serving.instance import ACCESS_LOG_FORMAT
+from local_sagemaker.cloud.compute.framework_images import check_image
+from local_sagemaker.cloud.compute.model_server import ACCESS_LOG_FORMAT
+from local_sagemaker.cloud.platform.errors import ValidationError
 
 VERSION = runnable_versions()[0]
-# The Pythons the project supports, and the next one, which it refuses (local_sagemaker/supported_python.py).
+# The Pythons the project supports, and the next one, which it refuses (local_sagemaker/kernel/supported_python.py).
 PYTHONS = ("3.11", "3.12", "3.13")
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{}-cpu-py3"
 TRAIN = """\
@@ -176,7 +176,7 @@ def test_the_serving_container_answers_from_the_environment(built, tmp_path) -> 
     server = subprocess.Popen(
         [str(python), "-m", "gunicorn", "--timeout", "60", "-k", "gevent", "-b", f"127.0.0.1:{port}",
          "--worker-connections", "1000", "-w", "1", "--log-level", "info", "--access-logfile", "-",
-         "--access-logformat", ACCESS_LOG_FORMAT, "local_sagemaker.serving.container:app"],
+         "--access-logformat", ACCESS_LOG_FORMAT, "local_sagemaker.container.serving_app:app"],
         cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         env={"PYTHONPATH": str(envs.serving_path()), "SAGEMAKER_BASE_DIR": str(base),
              "SAGEMAKER_PROGRAM": "inference.py", "PATH": os.environ["PATH"]},

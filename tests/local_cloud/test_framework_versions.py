@@ -13,7 +13,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from local_sagemaker.framework_envs import CONTAINERS, PYTHON, runnable_versions, sdk_framework_versions
+from local_sagemaker.cloud.compute.framework_envs import CONTAINERS, PYTHON, runnable_versions, sdk_framework_versions
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import log_lines, submit, unique, wait
 

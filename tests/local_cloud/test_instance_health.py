@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
@@ -167,5 +167,5 @@ def test_socket_folders_go_with_their_cloud_and_a_killed_clouds_with_the_next_on
         folder = socket_path(master).parent
         assert folder.name.startswith(f"lsm-{info.pid}-")
     finally:
-        daemon.stop(info.state_dir)
+        launcher.stop(info.state_dir)
     assert not folder.exists(), "a cloud that stops removes its sockets' folder"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.jobs import log_lines, wait
 
 
@@ -92,7 +92,7 @@ def test_down_stops_the_cloud_and_its_running_job(tmp_path: Path) -> None:
         )
         assert done.stdout.startswith("stopped pid")
         assert wait_until(lambda: not processes_of(tmp_path, kernel), 30), processes_of(tmp_path, kernel)
-        assert daemon.find(tmp_path) is None
+        assert launcher.find(tmp_path) is None
     finally:
         kernel.kill()
         kernel.wait()
@@ -101,7 +101,7 @@ def test_down_stops_the_cloud_and_its_running_job(tmp_path: Path) -> None:
 def test_a_killed_kernel_leaves_its_job_to_finish_then_nothing_runs(tmp_path: Path) -> None:
     # The idle period only has to outlast reading the finished job below (a few requests).
     kernel = start_kernel(tmp_path, seconds=8, idle_seconds=5)
-    info = daemon.find(tmp_path)
+    info = launcher.find(tmp_path)
     kernel.send_signal(signal.SIGKILL)
     kernel.wait()
     # Like the real service, the job outlives the kernel that submitted it: the cloud knows no kernel any more,
@@ -115,4 +115,4 @@ def test_a_killed_kernel_leaves_its_job_to_finish_then_nothing_runs(tmp_path: Pa
     assert "working" in log_lines(info.client("logs"), "lifecycle-job")
     # Once it is done and no kernel is left, the cloud and everything it started stop.
     assert wait_until(lambda: not processes_of(tmp_path, kernel), 60), processes_of(tmp_path, kernel)
-    assert daemon.find(tmp_path) is None
+    assert launcher.find(tmp_path) is None

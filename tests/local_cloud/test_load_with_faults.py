@@ -28,8 +28,8 @@ import psutil
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_digits
 
-from local_sagemaker import daemon
-from local_sagemaker.hosting.runtime import REAL_TIME_PAYLOAD_LIMIT
+from local_sagemaker.cloud.resources.hosting.runtime import REAL_TIME_PAYLOAD_LIMIT
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
@@ -66,7 +66,7 @@ def local_labels(s3: Any, model_data: str) -> list[int]:
     return [int(label) for label in forest.predict(load_digits().data)]
 
 
-def cloud_processes(cloud: daemon.CloudInfo) -> dict[int, psutil.Process]:
+def cloud_processes(cloud: launcher.CloudInfo) -> dict[int, psutil.Process]:
     """The live processes the cloud runs: its descendants, and any process working in its state dir (what an
     instance or a job left behind would be once its supervisor died and init adopted it). Zombies run nothing."""
     under_cloud = {process.pid for process in psutil.Process(cloud.pid).children(recursive=True)}
@@ -82,7 +82,7 @@ def cloud_processes(cloud: daemon.CloudInfo) -> dict[int, psutil.Process]:
     return found
 
 
-def left_running(cloud: daemon.CloudInfo, before: set[int], timeout: float = 30) -> list[str]:
+def left_running(cloud: launcher.CloudInfo, before: set[int], timeout: float = 30) -> list[str]:
     """The cloud's processes that were not there before the test, once they had ``timeout`` seconds to go."""
     deadline = time.monotonic() + timeout
     while True:
@@ -99,7 +99,7 @@ def left_running(cloud: daemon.CloudInfo, before: set[int], timeout: float = 30)
     return shown
 
 
-def train_batch(cloud: daemon.CloudInfo, client: int) -> list[dict[str, Any]]:
+def train_batch(cloud: launcher.CloudInfo, client: int) -> list[dict[str, Any]]:
     """One client's jobs: all submitted first, so the 20 run side by side; their final descriptions."""
     sm, s3 = cloud.client("sagemaker"), cloud.client("s3")
     names = [
@@ -143,14 +143,16 @@ def error_of(call: Callable[..., Any], **arguments: Any) -> tuple[str, int]:
     return "answered", 200
 
 
-def raw_error(cloud: daemon.CloudInfo, body: bytes, signed: bool) -> tuple[str, int]:
+def raw_error(cloud: launcher.CloudInfo, body: bytes, signed: bool) -> tuple[str, int]:
     """A ListTrainingJobs written by hand, so its body and signature can be anything at all."""
     headers = {"X-Amz-Target": "SageMaker.ListTrainingJobs", "Content-Type": "application/x-amz-json-1.1"}
     status, answer = request(cloud, "POST", "/", body, headers, signed)
     return json.loads(answer).get("__type", "answered"), status
 
 
-def malformed_requests(cloud: daemon.CloudInfo, endpoint: str) -> dict[str, tuple[Callable[[], Any], tuple[str, int]]]:
+def malformed_requests(
+    cloud: launcher.CloudInfo, endpoint: str
+) -> dict[str, tuple[Callable[[], Any], tuple[str, int]]]:
     """Each malformed request the stream sends, with the error AWS answers it with."""
     raw_sm = cloud.client("sagemaker", config=NO_CLIENT_CHECKS)
     raw_runtime = cloud.client("sagemaker-runtime", config=NO_CLIENT_CHECKS)
@@ -233,7 +235,7 @@ def send_malformed(
         time.sleep(0.1)
 
 
-def replaced(sm: Any, cloud: daemon.CloudInfo, endpoint: str, victim: int, timeout: float = 60) -> dict[str, Any]:
+def replaced(sm: Any, cloud: launcher.CloudInfo, endpoint: str, victim: int, timeout: float = 60) -> dict[str, Any]:
     """The endpoint's variant once two instances serve it again, the killed one not among them (or at timeout)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -3,7 +3,7 @@
 Several processes of one container write to the same pipe at once (gunicorn's workers, a script's
 subprocesses), on stdout and stderr, as fast as they can. Read back with boto3 as a participant reads
 them, every line is one event, whole, exactly once. Before the containers' Python wrote whole lines
-(``local_sagemaker/container_site``), ``print`` wrote the text and its newline apart, and two
+(``local_sagemaker/container/line_writes``), ``print`` wrote the text and its newline apart, and two
 workers' ``model loaded in ... s`` lines arrived as one event.
 """
 

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from local_sagemaker import network_isolation as isolation
-from local_sagemaker.training.workspace import Workspace
+from local_sagemaker.cloud.compute import network_isolation as isolation
+from local_sagemaker.cloud.resources.training.workspace import Workspace
 from tests.local_cloud.jobs import log_lines, wait
 
 SCRIPT = r"""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker import daemon
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.jobs import BUCKET, log_lines, submit, wait
 from tests.local_cloud.processes import cloud_of_its_own
 
@@ -24,7 +24,7 @@ SCRIPT = 'print("epoch 1 loss=0.5")\nprint("epoch 2 loss=0.25")\n'
 METRICS = [{"Name": "loss", "Regex": "loss=([0-9.]+)"}]
 
 
-def evidence(info: daemon.CloudInfo, job: str) -> dict[str, Any]:
+def evidence(info: launcher.CloudInfo, job: str) -> dict[str, Any]:
     """What a participant reads about a job and a few objects: description, log, metric, S3 heads and bodies."""
     sm, s3, cloudwatch = info.client("sagemaker"), info.client("s3"), info.client("cloudwatch")
     logs = info.client("logs")
@@ -68,20 +68,20 @@ def test_logs_metrics_jobs_and_objects_read_the_same_after_a_restart(tmp_path, s
         assert before["objects"]["big.bin"]["ETag"].endswith('-2"')
         assert before["metric"][0]["SampleCount"] == 2.0
         if stop == "down":
-            assert daemon.stop(state) is not None
+            assert launcher.stop(state) is not None
         else:
             os.kill(info.pid, signal.SIGKILL)
-        info, started = daemon.find_or_start(state, idle_seconds=None)
+        info, started = launcher.find_or_start(state, idle_seconds=None)
         assert started
         assert evidence(info, job) == before
     finally:
-        daemon.stop(state)
+        launcher.stop(state)
 
 
 UPLOADER = """
 import hashlib, os, sys
-from local_sagemaker import daemon
-s3 = daemon.find(daemon.state_dir()).client("s3")
+from local_sagemaker.kernel import launcher
+s3 = launcher.find(launcher.state_dir()).client("s3")
 for i in range(100000):
     body = os.urandom(1024 * (1 + i % 300))
     s3.put_object(Bucket=sys.argv[1], Key=f"loop/{i}", Body=body)
@@ -103,11 +103,11 @@ def test_every_acknowledged_upload_survives_a_kill_in_the_middle_of_uploads(tmp_
     finally:
         uploader.kill()
         uploader.wait()
-    info, started = daemon.find_or_start(state, idle_seconds=None)
+    info, started = launcher.find_or_start(state, idle_seconds=None)
     try:
         assert started
         s3 = info.client("s3")
         for key, digest in acknowledged:
             assert hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest() == digest, key
     finally:
-        daemon.stop(state)
+        launcher.stop(state)

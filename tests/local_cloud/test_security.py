@@ -22,17 +22,18 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_sagemaker import cli, daemon
-from local_sagemaker import cloud as cloud_module
-from local_sagemaker.connect import _write_sdk_config
-from local_sagemaker.processes import is_alive
+from local_sagemaker import cli
+from local_sagemaker.cloud import server as cloud_module
+from local_sagemaker.common.pids import is_alive
+from local_sagemaker.kernel import launcher
+from local_sagemaker.kernel.connect import _write_sdk_config
 from tests.local_cloud.jobs import BUCKET
 
 SIGNED_FOR_S3 = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
 
 
 def request(
-    cloud: daemon.CloudInfo,
+    cloud: launcher.CloudInfo,
     method: str,
     path: str,
     body: bytes = b"",
@@ -43,7 +44,7 @@ def request(
     headers = dict(headers or {})
     if signed:
         host = headers.get("Host", urlsplit(cloud.endpoint).netloc)
-        headers = daemon.signed_headers(cloud.key, method, f"http://{host}{path}", body, headers)
+        headers = launcher.signed_headers(cloud.key, method, f"http://{host}{path}", body, headers)
     address = urlsplit(cloud.endpoint)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
     try:
@@ -113,7 +114,7 @@ def test_a_new_state_dir_is_private_even_where_it_existed_open(tmp_path, monkeyp
     existing.chmod(0o755)
     for path in (fresh, existing):
         monkeypatch.setenv("MAZE_STATE_DIR", str(path))
-        assert daemon.state_dir() == path
+        assert launcher.state_dir() == path
         assert mode(path) == 0o700
 
 
@@ -129,7 +130,7 @@ def test_the_sdk_config_is_written_private(tmp_path) -> None:
 # --- the cloud's control route -------------------------------------------------------------------------------
 
 
-def register(cloud: daemon.CloudInfo, pid: Any) -> tuple[int, dict[str, Any]]:
+def register(cloud: launcher.CloudInfo, pid: Any) -> tuple[int, dict[str, Any]]:
     status, body = request(cloud, "POST", "/_local_sagemaker/clients", json.dumps({"pid": pid}).encode())
     return status, json.loads(body)
 
@@ -152,7 +153,7 @@ def test_registering_anything_but_a_live_process_of_the_user_is_a_400(cloud, pid
     assert pid not in request_health(cloud)["clients"]
 
 
-def request_health(cloud: daemon.CloudInfo) -> dict[str, Any]:
+def request_health(cloud: launcher.CloudInfo) -> dict[str, Any]:
     return json.loads(request(cloud, "GET", "/_local_sagemaker/health")[1])
 
 
@@ -188,14 +189,14 @@ def test_a_kernel_registering_while_the_watcher_prunes_is_kept(monkeypatch) -> N
 
 
 @pytest.fixture
-def own_cloud(tmp_path: Path) -> Iterator[daemon.CloudInfo]:
+def own_cloud(tmp_path: Path) -> Iterator[launcher.CloudInfo]:
     """A cloud of its own, in a state dir of its own: these tests stop, freeze and kill it."""
-    info, started = daemon.find_or_start(tmp_path, idle_seconds=None)
+    info, started = launcher.find_or_start(tmp_path, idle_seconds=None)
     assert started
     yield info
     if is_alive(info.pid):
         os.kill(info.pid, signal.SIGCONT)
-        daemon.stop(tmp_path, grace_seconds=5)
+        launcher.stop(tmp_path, grace_seconds=5)
 
 
 def serving_clouds(state: Path) -> list[int]:
@@ -215,11 +216,11 @@ def serving_clouds(state: Path) -> list[int]:
 def test_a_cloud_slow_to_answer_is_waited_for_not_doubled(own_cloud) -> None:
     """Frozen for longer than a health check's timeout, it is still the cloud: nobody starts a second one."""
     os.kill(own_cloud.pid, signal.SIGSTOP)
-    assert daemon.find(own_cloud.state_dir) is None  # a health check alone cannot tell
+    assert launcher.find(own_cloud.state_dir) is None  # a health check alone cannot tell
     thaw = threading.Timer(4.0, os.kill, (own_cloud.pid, signal.SIGCONT))
     thaw.start()
     try:
-        info, started = daemon.find_or_start(own_cloud.state_dir, idle_seconds=None)
+        info, started = launcher.find_or_start(own_cloud.state_dir, idle_seconds=None)
     finally:
         thaw.join()
     assert (info, started) == (own_cloud, False)
@@ -228,12 +229,12 @@ def test_a_cloud_slow_to_answer_is_waited_for_not_doubled(own_cloud) -> None:
 
 def test_a_dead_clouds_record_does_not_stop_a_new_one(own_cloud) -> None:
     os.kill(own_cloud.pid, signal.SIGKILL)
-    assert daemon._exited(own_cloud.pid, 10.0)
-    info, started = daemon.find_or_start(own_cloud.state_dir, idle_seconds=None)
+    assert launcher._exited(own_cloud.pid, 10.0)
+    info, started = launcher.find_or_start(own_cloud.state_dir, idle_seconds=None)
     try:
         assert started and info.pid != own_cloud.pid
     finally:
-        daemon.stop(own_cloud.state_dir, grace_seconds=5)
+        launcher.stop(own_cloud.state_dir, grace_seconds=5)
 
 
 def test_a_cloud_leaves_another_clouds_connection_file_alone(own_cloud) -> None:
@@ -241,7 +242,7 @@ def test_a_cloud_leaves_another_clouds_connection_file_alone(own_cloud) -> None:
     other = json.dumps({"pid": os.getpid(), "endpoint": "http://127.0.0.1:1", "started": 0, "idle_seconds": None})
     connection.write_text(other)
     os.kill(own_cloud.pid, signal.SIGTERM)
-    assert daemon._exited(own_cloud.pid, 40.0)
+    assert launcher._exited(own_cloud.pid, 40.0)
     assert connection.read_text() == other
 
 
@@ -251,10 +252,10 @@ def test_down_stops_a_wedged_cloud(own_cloud, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MAZE_STATE_DIR", str(own_cloud.state_dir))
     assert cli.main(["status"]) == 1
     assert f"running but not answering: pid {own_cloud.pid}" in capsys.readouterr().out
-    assert daemon.stop(own_cloud.state_dir, grace_seconds=1) == own_cloud
+    assert launcher.stop(own_cloud.state_dir, grace_seconds=1) == own_cloud
     assert not is_alive(own_cloud.pid)
     assert not (own_cloud.state_dir / "cloud.json").exists()
-    assert daemon.find(own_cloud.state_dir) is None
+    assert launcher.find(own_cloud.state_dir) is None
 
 
 # --- authentication ------------------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ def test_assumed_role_credentials_sign_and_a_wrong_session_token_is_refused(clou
 
 def test_a_cloud_whose_state_dir_was_removed_still_shuts_down_cleanly(tmp_path) -> None:
     """Its exit forgets its record first: a state dir someone already removed must not stop the rest of the exit."""
-    daemon.forget(tmp_path / "removed", os.getpid())
+    launcher.forget(tmp_path / "removed", os.getpid())
     assert not (tmp_path / "removed").exists()
 
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from local_sagemaker import cli, daemon
+from local_sagemaker import cli
+from local_sagemaker.kernel import launcher
 from tests.local_cloud.jobs import BUCKET
 from tests.local_cloud.processes import alive, cloud_of_its_own
 
@@ -17,7 +18,7 @@ def own_state(tmp_path, monkeypatch):
     info, sm, s3 = cloud_of_its_own(tmp_path)
     monkeypatch.setenv("MAZE_STATE_DIR", str(tmp_path / "state"))
     yield info, s3, tmp_path / "state"
-    daemon.stop(tmp_path / "state")
+    launcher.stop(tmp_path / "state")
 
 
 def test_status_counts_what_the_account_holds_and_the_disk_it_takes(own_state, capsys) -> None:
@@ -38,7 +39,7 @@ def test_reset_asks_first_and_deletes_nothing_without_a_yes(own_state, monkeypat
     monkeypatch.setattr(builtins, "input", lambda prompt: "n")
     assert cli.main(["reset"]) == 1
     assert "nothing deleted" in capsys.readouterr().out
-    assert daemon.find(state) is not None, "still running"
+    assert launcher.find(state) is not None, "still running"
 
 
 def test_reset_yes_stops_the_cloud_and_wipes_its_state(own_state, capsys) -> None:

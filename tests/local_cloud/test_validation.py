@@ -14,11 +14,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
-from local_sagemaker import daemon
-from local_sagemaker.front import ANSWER_BREACH, Front
-from local_sagemaker.hosting.runtime import error_body
-from local_sagemaker.signatures import Signatures, issue_key
-from local_sagemaker.validation import aws_path, java_pattern, operation_model
+from local_sagemaker.cloud.gateway.front import ANSWER_BREACH, Front
+from local_sagemaker.cloud.gateway.signatures import Signatures, issue_key
+from local_sagemaker.cloud.gateway.validation import aws_path, java_pattern, operation_model
+from local_sagemaker.cloud.resources.hosting.runtime import error_body
+from local_sagemaker.kernel import launcher
 from tests.local_cloud import conftest
 from tests.local_cloud.jobs import ROLE
 
@@ -42,7 +42,7 @@ def refusal(call: Any, **request: Any) -> tuple[str, str, int]:
 def post(cloud, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """A SageMaker request written by hand, so its body can be anything at all."""
     headers = {"X-Amz-Target": f"SageMaker.{target}", "Content-Type": "application/x-amz-json-1.1"}
-    headers = daemon.signed_headers(cloud.key, "POST", cloud.endpoint, body, headers)
+    headers = launcher.signed_headers(cloud.key, "POST", cloud.endpoint, body, headers)
     request = urllib.request.Request(cloud.endpoint, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -183,7 +183,7 @@ def broken_invoke(*_: Any) -> tuple[int, dict[str, str], bytes]:
 def signed(path: str, body: bytes, headers: dict[str, str], content_type: str) -> dict[str, str]:
     """Headers of a request to the broken front (the test client's Host is ``localhost``), signed with its key."""
     headers = {**headers, "Content-Type": content_type}
-    return daemon.signed_headers(BROKEN_FRONT_KEY, "POST", f"http://localhost{path}", body, headers)
+    return launcher.signed_headers(BROKEN_FRONT_KEY, "POST", f"http://localhost{path}", body, headers)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def broken_front() -> Client:
 
 def test_a_failing_handler_is_an_internal_failure_with_its_traceback_in_the_log(broken_front, caplog) -> None:
     headers = signed("/", b"{}", {"X-Amz-Target": "SageMaker.ListTrainingJobs"}, "application/x-amz-json-1.1")
-    with caplog.at_level(logging.ERROR, logger="local_sagemaker.front"):
+    with caplog.at_level(logging.ERROR, logger="local_sagemaker.cloud.gateway.front"):
         answer = broken_front.post("/", data=b"{}", headers=headers)
     assert answer.status_code == 500
     assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
@@ -211,7 +211,7 @@ def test_a_failing_handler_is_an_internal_failure_with_its_traceback_in_the_log(
 def test_the_running_clouds_internal_failures_leave_their_traceback_in_cloud_log(cloud) -> None:
     """Its own routes are called by connect() only: a body they cannot read is the cloud's bug, logged as one."""
     url = f"{cloud.endpoint}/_local_sagemaker/health"
-    headers = daemon.signed_headers(cloud.key, "POST", url, b"{", {})
+    headers = launcher.signed_headers(cloud.key, "POST", url, b"{", {})
     request = urllib.request.Request(url, data=b"{", headers=headers, method="POST")
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=30)
@@ -227,7 +227,7 @@ def test_an_answer_outside_the_model_is_a_line_in_the_clouds_log(broken_front, c
     """Notebooks' clients are not hooked; the cloud says in its log when it answered outside the model."""
     body = json.dumps({"EndpointConfigName": "c"}).encode()
     headers = signed("/", body, {"X-Amz-Target": "SageMaker.DescribeEndpointConfig"}, "application/json")
-    with caplog.at_level(logging.WARNING, logger="local_sagemaker.front"):
+    with caplog.at_level(logging.WARNING, logger="local_sagemaker.cloud.gateway.front"):
         answer = broken_front.post("/", data=body, headers=headers)
     assert answer.status_code == 200
     assert f"{ANSWER_BREACH} DescribeEndpointConfig (request {answer.headers['x-amzn-RequestId']}): " in caplog.text

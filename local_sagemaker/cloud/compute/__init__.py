@@ -1,1 +1,3 @@
-"""The SageMaker scikit-learn serving container, reproduced: gunicorn with gevent workers and a Flask app."""
+"""Where jobs and instances run: child processes under the supervisor, network isolation, framework
+environments, utilization sampling, and the model servers (the serving container's instances) that
+endpoints and transform jobs share."""

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_sagemaker.processes import is_alive
+from local_sagemaker.common.pids import is_alive
 
 # The address access lines show for the platform's requests (nginx's $remote_addr in the real container).
 PLATFORM_ADDRESS = "127.0.0.1"

@@ -43,6 +43,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from local_sagemaker.container import supervisor
+
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 # Packages that must install from a wheel: compiled, and slow or impossible to build here.
 BINARY_ONLY = ("scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "gevent", "greenlet", "markupsafe", "psutil")
@@ -420,23 +422,24 @@ class FrameworkEnvs:
             raise FrameworkEnvError(f"uv {arguments[0]} {arguments[1]} failed (exit {process.returncode}):\n{detail}")
 
     def serving_path(self) -> Path:
-        """A directory to put on the serving container's PYTHONPATH: the ``local_sagemaker.serving`` package alone.
+        """A directory to put on the serving container's PYTHONPATH: the ``local_sagemaker.container`` package alone.
 
         The framework environment has Flask and NumPy but not boto3 or the SDK, which the full
-        ``local_sagemaker`` package imports on the way in; this directory holds an empty
-        ``local_sagemaker`` package whose ``serving`` is the real one (a symbolic link).
+        ``local_sagemaker`` package imports on the way in, and an instance sees none of the cloud's code;
+        this directory holds an empty ``local_sagemaker`` package whose ``container`` is the real one (a
+        symbolic link).
         """
         shim = self.root / "serving-path"
-        serving = Path(__file__).resolve().parent / "serving"
-        link = shim / "local_sagemaker" / "serving"
-        if link.is_symlink() and Path(os.readlink(link)) == serving:
+        container = Path(supervisor.__file__).resolve().parent
+        link = shim / "local_sagemaker" / "container"
+        if link.is_symlink() and Path(os.readlink(link)) == container:
             return shim
         with self._lock("serving-path"):
-            if not (link.is_symlink() and Path(os.readlink(link)) == serving):  # absent, or the project moved
+            if not (link.is_symlink() and Path(os.readlink(link)) == container):  # absent, or the project moved
                 staged = Path(tempfile.mkdtemp(prefix=".serving-path-", dir=self.root))
                 (staged / "local_sagemaker").mkdir()
-                (staged / "local_sagemaker" / "__init__.py").write_text('"""The serving package alone."""\n')
-                (staged / "local_sagemaker" / "serving").symlink_to(serving)
+                (staged / "local_sagemaker" / "__init__.py").write_text('"""The container package alone."""\n')
+                (staged / "local_sagemaker" / "container").symlink_to(container)
                 shutil.rmtree(shim, ignore_errors=True)
                 staged.rename(shim)
         return shim

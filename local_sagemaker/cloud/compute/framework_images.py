@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from local_sagemaker.framework_envs import CONTAINERS, blocker, runnable_versions, sdk_framework_versions
-from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.cloud.compute.framework_envs import CONTAINERS, blocker, runnable_versions, sdk_framework_versions
+from local_sagemaker.cloud.platform.errors import ValidationError
 
 # The SDK's image URIs: <account>.dkr.ecr.<region>.amazonaws.com/sagemaker-scikit-learn:<version>-cpu-py3
 SKLEARN_IMAGE = re.compile(r"/sagemaker-scikit-learn:(?P<version>[^:/]+)-cpu-py3$")

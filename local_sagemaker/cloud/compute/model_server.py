@@ -15,16 +15,17 @@ from typing import Any
 
 import psutil
 
-from local_sagemaker.aws import LocalAws
-from local_sagemaker.framework import check_image
-from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs
-from local_sagemaker.network_isolation import network_isolation
-from local_sagemaker.platform.logs import LogStreamWriter
-from local_sagemaker.platform.s3 import split_s3_uri
-from local_sagemaker.processes import is_alive, output_lines, spawn_container, terminate_group
-from local_sagemaker.serving.client import ContainerClient
-from local_sagemaker.serving.requirements import InstallModuleError, install_requirements
-from local_sagemaker.utilization import UtilizationSampler
+from local_sagemaker.cloud.compute.container_client import ContainerClient
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvError, FrameworkEnvs
+from local_sagemaker.cloud.compute.framework_images import check_image
+from local_sagemaker.cloud.compute.network_isolation import network_isolation
+from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
+from local_sagemaker.cloud.compute.serving_requirements import InstallModuleError, install_requirements
+from local_sagemaker.cloud.compute.utilization import UtilizationSampler
+from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.logs import LogStreamWriter
+from local_sagemaker.cloud.platform.s3 import split_s3_uri
+from local_sagemaker.common.pids import is_alive
 
 MEMORY_SAMPLE_SECONDS = 0.05
 # How long /ping may answer errors before the health check fails (AWS waits longer; the verdict is the same).
@@ -122,7 +123,7 @@ class ModelServer:
             "--log-level", "info",
             "--access-logfile", "-",
             "--access-logformat", ACCESS_LOG_FORMAT,
-            "local_sagemaker.serving.container:app",
+            "local_sagemaker.container.serving_app:app",
         ]  # fmt: skip
         # The serving package alone on the path, before any PYTHONPATH of the model's own.
         path = os.pathsep.join(p for p in (str(self.frameworks.serving_path()), env.get("PYTHONPATH")) if p)

@@ -8,7 +8,8 @@ ends. The container keeps its loopback interface.
 Enforced here: the local cloud plays the platform (it downloads the channels and uploads the artifacts
 from its own process), and the job's command (the toolkit, the script, whatever they start) runs in a new
 network namespace (``unshare --net``, util-linux) whose only interface is its own loopback, brought up by
-this file run as a script before it executes the job. A connection to anything outside the job fails,
+``local_sagemaker/container/loopback.py``, run as a script before it executes the job. A connection to
+anything outside the job fails,
 the local cloud's endpoint on the machine's loopback included (refused: nothing listens on the
 namespace's loopback); name resolution has no server; a server the job starts on 127.0.0.1 is reachable
 from the job, as on AWS.
@@ -29,21 +30,18 @@ the job runs with the machine's network, since AWS would run it; its log says so
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+from local_sagemaker.container import loopback
+
 # The ways to a new network namespace, in order: root's own, then an unprivileged user's.
 NAMESPACES = (("--net",), ("--net", "--map-root-user"))
 PROBE_TIMEOUT_SECONDS = 10.0
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _isolation(unshare: str | None) -> Isolation:
         return _not_isolated("util-linux's unshare command is not installed")
     why = ""
     for options in NAMESPACES:
-        prefix = (unshare, *options, sys.executable, "-P", __file__)
+        prefix = (unshare, *options, sys.executable, "-P", loopback.__file__)
         try:
             probe = subprocess.run(
                 [*prefix, "true"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS, check=False
@@ -89,17 +87,3 @@ def _not_isolated(why: str) -> Isolation:
             f"isolated: {why}. The job runs with the machine's network (on SageMaker its container has none)."
         )
     )
-
-
-def _bring_up_loopback() -> None:
-    """A new network namespace's loopback is down; the job gets it up, as a container has it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sh22x", b"lo", 0)
-        flags = struct.unpack("16sh22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
-
-
-if __name__ == "__main__":
-    # Run by unshare inside the new namespace: loopback up, then become the job's command.
-    _bring_up_loopback()
-    os.execvp(sys.argv[1], sys.argv[1:])

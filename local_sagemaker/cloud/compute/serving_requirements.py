@@ -8,7 +8,7 @@ the endpoint fails its health check: the endpoint's FailureReason is then the he
 and the pip error is in the CloudWatch log only.
 
 Here the install runs once per instance, before the server starts, with the framework environment's pip,
-into a venv layered on that environment (:func:`~local_sagemaker.framework_envs.layered_python`): the
+into a venv layered on that environment (:func:`~local_sagemaker.cloud.compute.framework_envs.layered_python`): the
 package lands in the instance's own place and dies with it, never in the shared environment or the
 project's venv, and what the framework environment already has is "already satisfied", as in the image.
 """
@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from local_sagemaker.framework_envs import layered_python
-from local_sagemaker.processes import spawn
+from local_sagemaker.cloud.compute.framework_envs import layered_python
+from local_sagemaker.cloud.compute.processes import spawn
 
 REQUIREMENTS = "requirements.txt"
 # How sagemaker-containers' logger prints a line (serving.py's logging.basicConfig).

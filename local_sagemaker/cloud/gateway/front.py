@@ -17,12 +17,17 @@ from urllib.parse import parse_qs, unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local_sagemaker import side_calls
-from local_sagemaker.account import DEFAULT_REGION
-from local_sagemaker.platform.errors import AwsError, ValidationError, error_response, internal_failure
-from local_sagemaker.platform.page_tokens import PageTokens
-from local_sagemaker.signatures import Signatures, family_of
-from local_sagemaker.validation import answer_violations, check_request, operation_model, validation_message
+from local_sagemaker.cloud.gateway import side_calls
+from local_sagemaker.cloud.gateway.signatures import Signatures, family_of
+from local_sagemaker.cloud.gateway.validation import (
+    answer_violations,
+    check_request,
+    operation_model,
+    validation_message,
+)
+from local_sagemaker.cloud.platform.errors import AwsError, ValidationError, error_response, internal_failure
+from local_sagemaker.cloud.platform.page_tokens import PageTokens
+from local_sagemaker.common.account import DEFAULT_REGION
 
 # Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch.
 MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from local_sagemaker.validation import operation_model
+from local_sagemaker.cloud.gateway.validation import operation_model
 
 EMPTY_LISTINGS = ("ListMonitoringSchedules", "ListMonitoringExecutions", "ListInferenceComponents")
 

@@ -22,8 +22,8 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 from moto.sts.models import sts_backends
 
-from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.platform.errors import AwsError
+from local_sagemaker.cloud.platform.errors import AwsError
+from local_sagemaker.common.account import ACCOUNT_ID
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # What each protocol family answers (AWS's common errors; S3's own codes; JSON services' exception names).

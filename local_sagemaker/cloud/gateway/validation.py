@@ -18,7 +18,7 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator, ValidationErrors
 
-from local_sagemaker.platform.errors import AwsError
+from local_sagemaker.cloud.platform.errors import AwsError
 
 # Java regex constructs the service model uses that Python's ``re`` spells differently.
 JAVA_CLASSES = {"ASCII": r"\x00-\x7f", "Print": r"\x20-\x7e", "Alnum": r"a-zA-Z0-9"}

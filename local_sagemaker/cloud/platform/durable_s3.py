@@ -38,7 +38,7 @@ from moto.s3.exceptions import MissingBucket
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.utilities.utils import LowercaseDict
 
-from local_sagemaker.account import ACCOUNT_ID
+from local_sagemaker.common.account import ACCOUNT_ID
 
 SCHEMA_VERSION = 1
 SCHEMA = """

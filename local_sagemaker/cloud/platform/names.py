@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.errors import ValidationError
+from local_sagemaker.common.account import ACCOUNT_ID
 
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-from local_sagemaker.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.errors import ValidationError
 
 DIGEST_BYTES = 16
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker.platform.clock import now
+from local_sagemaker.cloud.platform.clock import now
 
 # Bump when the layout of a table or of a kind's body changes in a way an older reader would misread.
 SCHEMA_VERSION = 1

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from local_sagemaker.platform.errors import ValidationError
-from local_sagemaker.platform.records import RecordStore
+from local_sagemaker.cloud.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.records import RecordStore
 
 KIND = "Tags"
 

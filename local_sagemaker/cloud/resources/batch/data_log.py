@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from local_sagemaker.platform.logs import LogStreamWriter
+from local_sagemaker.cloud.platform.logs import LogStreamWriter
 
 DATA_LOG = "data-log"
 

@@ -9,12 +9,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from local_sagemaker.platform.clock import now
-from local_sagemaker.platform.errors import ResourceInUse, ValidationError
-from local_sagemaker.platform.listing import matches
-from local_sagemaker.platform.names import arn, check_name
-from local_sagemaker.platform.records import RecordStore, interrupted
-from local_sagemaker.platform.tags import TagStore
+from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
+from local_sagemaker.cloud.platform.listing import matches
+from local_sagemaker.cloud.platform.names import arn, check_name
+from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.tags import TagStore
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 ECHOED = ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "DataProcessing", "Environment")

@@ -19,14 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_sagemaker.aws import LocalAws
-from local_sagemaker.batch import data_processing as dp
-from local_sagemaker.batch.api import TransformJobRecord
-from local_sagemaker.batch.data_log import DataLog
-from local_sagemaker.framework_envs import FrameworkEnvs
-from local_sagemaker.platform.s3 import split_s3_uri
-from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
-from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
+from local_sagemaker.cloud.compute.container_client import ContainerDropped, ContainerUnreachable
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs
+from local_sagemaker.cloud.compute.model_server import InstanceFailed, ModelServer, stop_all
+from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.s3 import split_s3_uri
+from local_sagemaker.cloud.resources.batch import data_processing as dp
+from local_sagemaker.cloud.resources.batch.data_log import DataLog
+from local_sagemaker.cloud.resources.batch.operations import TransformJobRecord
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 MB = 1024 * 1024

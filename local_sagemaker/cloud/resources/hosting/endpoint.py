@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from local_sagemaker.platform.clock import now
-from local_sagemaker.serving.instance import ModelServer
+from local_sagemaker.cloud.compute.model_server import ModelServer
+from local_sagemaker.cloud.platform.clock import now
 
 # What the store keeps of an endpoint (``state()``); its instances and counters live as long as the process.
 PERSISTED = ("name", "arn", "config", "status", "failure_reason", "creation_time", "last_modified_time")

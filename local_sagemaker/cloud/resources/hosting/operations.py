@@ -14,16 +14,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker.aws import LocalAws
-from local_sagemaker.framework import check_image
-from local_sagemaker.framework_envs import FrameworkEnvs
-from local_sagemaker.hosting.endpoint import Endpoint
-from local_sagemaker.platform.clock import now
-from local_sagemaker.platform.errors import ValidationError
-from local_sagemaker.platform.names import arn, check_name
-from local_sagemaker.platform.records import RecordStore, interrupted
-from local_sagemaker.platform.tags import TagStore
-from local_sagemaker.serving.instance import InstanceFailed, ModelServer, stop_all
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs
+from local_sagemaker.cloud.compute.framework_images import check_image
+from local_sagemaker.cloud.compute.model_server import InstanceFailed, ModelServer, stop_all
+from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.names import arn, check_name
+from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.tags import TagStore
+from local_sagemaker.cloud.resources.hosting.endpoint import Endpoint
 
 MEMORY_SIZES = range(1024, 6145, 1024)
 # How long a serverless endpoint keeps its instance without requests (AWS: minutes, not documented).

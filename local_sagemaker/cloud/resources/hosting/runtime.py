@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import time
 
-from local_sagemaker.account import ACCOUNT_ID
-from local_sagemaker.hosting.api import HostingService
-from local_sagemaker.hosting.endpoint import Endpoint
-from local_sagemaker.hosting.invocation_metrics import InvocationMetrics
-from local_sagemaker.platform.errors import AwsError
-from local_sagemaker.serving.client import ContainerDropped, ContainerUnreachable
-from local_sagemaker.serving.instance import InstanceFailed, ModelServer
+from local_sagemaker.cloud.compute.container_client import ContainerDropped, ContainerUnreachable
+from local_sagemaker.cloud.compute.model_server import InstanceFailed, ModelServer
+from local_sagemaker.cloud.platform.errors import AwsError
+from local_sagemaker.cloud.resources.hosting.endpoint import Endpoint
+from local_sagemaker.cloud.resources.hosting.invocation_metrics import InvocationMetrics
+from local_sagemaker.cloud.resources.hosting.operations import HostingService
+from local_sagemaker.common.account import ACCOUNT_ID
 
 REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
 SERVERLESS_PAYLOAD_LIMIT = 4 * 1024 * 1024

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from local_sagemaker.framework import check_image
-from local_sagemaker.platform.errors import ResourceInUse, ValidationError
-from local_sagemaker.platform.listing import matches
-from local_sagemaker.platform.names import arn as resource_arn
-from local_sagemaker.platform.names import check_name
-from local_sagemaker.platform.records import RecordStore, interrupted
-from local_sagemaker.platform.tags import TagStore
-from local_sagemaker.training.record import TrainingJobRecord
+from local_sagemaker.cloud.compute.framework_images import check_image
+from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
+from local_sagemaker.cloud.platform.listing import matches
+from local_sagemaker.cloud.platform.names import arn as resource_arn
+from local_sagemaker.cloud.platform.names import check_name
+from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.tags import TagStore
+from local_sagemaker.cloud.resources.training.record import TrainingJobRecord
 
 SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
     "CreationTime": lambda r: r.creation_time,

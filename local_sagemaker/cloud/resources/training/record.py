@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from local_sagemaker.platform.clock import now
+from local_sagemaker.cloud.platform.clock import now
 
 FINISHED = ("Completed", "Failed", "Stopped")
 # Request fields DescribeTrainingJob echoes back as they were sent.

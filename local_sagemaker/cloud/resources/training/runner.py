@@ -9,16 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker.aws import LocalAws
-from local_sagemaker.framework import check_image
-from local_sagemaker.framework_envs import FrameworkEnvError, FrameworkEnvs, layered_python
-from local_sagemaker.network_isolation import network_isolation
-from local_sagemaker.platform.logs import LogStreamWriter
-from local_sagemaker.processes import output_lines, spawn_container, terminate_group
-from local_sagemaker.training.metrics import NAMESPACE, MetricScraper, put_metric
-from local_sagemaker.training.record import TrainingJobRecord
-from local_sagemaker.training.workspace import HOST, ChannelError, Workspace
-from local_sagemaker.utilization import UtilizationSampler
+from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvError, FrameworkEnvs, layered_python
+from local_sagemaker.cloud.compute.framework_images import check_image
+from local_sagemaker.cloud.compute.network_isolation import network_isolation
+from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
+from local_sagemaker.cloud.compute.utilization import UtilizationSampler
+from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.logs import LogStreamWriter
+from local_sagemaker.cloud.resources.training.metrics import NAMESPACE, MetricScraper, put_metric
+from local_sagemaker.cloud.resources.training.record import TrainingJobRecord
+from local_sagemaker.cloud.resources.training.workspace import HOST, ChannelError, Workspace
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # The scikit-learn container's training entry point, without the container.

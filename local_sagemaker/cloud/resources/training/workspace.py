@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from local_sagemaker.platform.s3 import split_s3_uri
+from local_sagemaker.cloud.platform.s3 import split_s3_uri
 
 HOST = "algo-1"
 # Where the platform puts this tree in a container; the local cloud relocates it (SAGEMAKER_BASE_DIR).

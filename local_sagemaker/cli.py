@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from local_sagemaker.cloud import state_report
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 
 
@@ -29,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        launcher.private_dir(args.state_dir)
+        state_files.private_dir(args.state_dir)
         # Whatever the cloud and its jobs write (S3's store, records, journals, job folders) is its user's alone.
         os.umask(0o077)
         LocalCloud(args.state_dir, idle_seconds=args.idle_seconds).serve()
         return 0
-    state = launcher.state_dir()
+    state = state_files.state_dir()
     if args.command == "up":
         info, started = launcher.find_or_start(state, idle_seconds=None)
         print(f"{'started' if started else 'already running'}: {info.endpoint} (pid {info.pid}, state {state})")

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError
 
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.connect import chosen_target
 from maze.branches import RemoteUnreadable, branch_checkout, remote_teams, team_branch
@@ -238,7 +239,7 @@ def cloud_clients(target: str) -> Iterator[Callable[[str], Any]]:
     if target == "aws":
         yield boto3.client
         return
-    state = launcher.state_dir()
+    state = state_files.state_dir()
     cloud, started = launcher.find_or_start(state, idle_seconds=None)
     if started:
         print(

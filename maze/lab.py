@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.connect import IDLE_SECONDS
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     token = args.token or secrets.token_urlsafe(24)
 
-    state = launcher.state_dir()
+    state = state_files.state_dir()
     # Idle stop as for a notebook's connect(), and this process a client: should it be killed (SIGKILL, a
     # closed terminal), the cloud stops by itself once no kernel of the lab is left, rather than never.
     cloud, started = launcher.find_or_start(state, idle_seconds=IDLE_SECONDS)

@@ -51,6 +51,7 @@ from tqdm import tqdm
 
 from local_sagemaker.cloud.compute.container_client import FOLDER_PREFIX
 from local_sagemaker.cloud.compute.framework_envs import frameworks_dir
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.team import MAX_LENGTH, STUDIO_METADATA, VALID
 from maze import handout
@@ -490,7 +491,7 @@ def rehearse(teams: Sequence[Team] = TEAMS) -> Rehearsal:
         raise RehearsalError(f"two teams share a name: {[team.name for team in teams]}")
     rehearsal = Rehearsal(teams)
     started = time.monotonic()
-    event = Event(Path(tempfile.mkdtemp(prefix="maze-rehearsal-")), frameworks_dir(launcher.state_dir()))
+    event = Event(Path(tempfile.mkdtemp(prefix="maze-rehearsal-")), frameworks_dir(state_files.state_dir()))
     try:
         check_socket_room(event, teams)
         step = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.team import team_name
 from maze.check import Board, render, run_checks
@@ -58,7 +59,7 @@ def record_cloud_side(result: TaskResult, sagemaker: Any, logs: Any, team: str, 
 def main() -> int:
     os.environ["MAZE_TARGET"] = "local"  # the run command is the offline run, wherever it is started
     team = team_name()  # the notebooks' kernels inherit MAZE_TEAM, so they work for the same team
-    state = launcher.state_dir()
+    state = state_files.state_dir()
     cloud, started = launcher.find_or_start(state, idle_seconds=None)
     sagemaker, logs = cloud.client("sagemaker"), cloud.client("logs")
     results = []

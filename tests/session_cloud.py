@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from tests.local_cloud.jobs import BUCKET
 
 
 def session_cloud() -> launcher.CloudInfo:
-    info = launcher.find(launcher.state_dir())
+    info = launcher.find(state_files.state_dir())
     assert info is not None, "the root conftest starts the local cloud for the session"
     return info
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local_sagemaker.common import state_files
 from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION
 from local_sagemaker.kernel import launcher
 from maze.tasks import run_notebook
@@ -31,7 +32,7 @@ def bucket_keys(s3: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> dict[str, Any]:
     """chapter_1/task_3 for teams red* and blue* (a longest name), in parallel kernels, each in its own folder."""
-    cloud = launcher.find(launcher.state_dir())
+    cloud = launcher.find(state_files.state_dir())
     assert cloud is not None, "the root conftest starts the local cloud for the session"
     s3 = cloud.client("s3")
     suffix = uuid.uuid4().hex

@@ -17,6 +17,7 @@ import boto3
 import botocore.handlers
 from botocore.exceptions import EndpointConnectionError
 
+from local_sagemaker.common import state_files
 from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.sdk_polling import POLL_SCALE, ScaledClock, when_imported
@@ -61,7 +62,7 @@ def connect() -> Connection:
         connection = Connection("aws")
     else:
         check_local_cloud()
-        info, _ = launcher.find_or_start(launcher.state_dir(), idle_seconds=IDLE_SECONDS)
+        info, _ = launcher.find_or_start(state_files.state_dir(), idle_seconds=IDLE_SECONDS)
         connection = _point_at(info)
     print(f"{connection}\nKernel: {kernel}.")
     return connection
@@ -135,7 +136,7 @@ def _register_kernel(info: launcher.CloudInfo) -> None:
 def _write_sdk_config(state: Path, region: str) -> Path:
     """The SDK's own config file: the default bucket AWS would name, and no telemetry to AWS hosts."""
     path = state / "sagemaker-config.yaml"
-    launcher.write_private(
+    state_files.write_private(
         path,
         "SchemaVersion: '1.0'\n"
         "SageMaker:\n"

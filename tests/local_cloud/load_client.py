@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from sklearn.datasets import load_digits
 
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 
 # What SageMaker Runtime answers when a retry may succeed: the call never reached a model that could answer it.
@@ -74,7 +75,7 @@ def invoke(runtime: Any, endpoint: str, index: int, labels: list[int]) -> dict[s
 
 def main() -> None:
     order = json.load(sys.stdin)
-    cloud = launcher.find(launcher.state_dir())
+    cloud = launcher.find(state_files.state_dir())
     assert cloud is not None, "the test's cloud answers"
     retries = Config(retries={"mode": "standard"}, max_pool_connections=order["threads"])
     runtime = cloud.client("sagemaker-runtime", config=retries)

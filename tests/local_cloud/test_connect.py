@@ -113,7 +113,7 @@ def test_a_call_after_the_cloud_stopped_says_how_to_start_it(tmp_path: Path) -> 
         import boto3, local_sagemaker
         from local_sagemaker.kernel import launcher
         local_sagemaker.connect()
-        launcher.stop(launcher.state_dir())
+        launcher.stop(state_files.state_dir())
         try:
             boto3.client("sagemaker").list_training_jobs()
         except launcher.LocalCloudNotRunning as error:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker.cloud.platform.clock import now
 from local_sagemaker.cloud.platform.records import FILE_NAME, IncompatibleState, RecordStore
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
 from tests.local_cloud.jobs import BUCKET, submit, unique, wait
@@ -87,7 +88,7 @@ def test_a_state_of_another_schema_is_refused_with_how_to_reset(tmp_path) -> Non
 
 
 def test_a_cloud_refuses_to_start_on_records_it_cannot_read(tmp_path) -> None:
-    state = launcher.private_dir(tmp_path / "state")
+    state = state_files.private_dir(tmp_path / "state")
     RecordStore(state / FILE_NAME).close()
     with sqlite3.connect(state / FILE_NAME) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")

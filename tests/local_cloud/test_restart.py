@@ -81,7 +81,7 @@ def test_logs_metrics_jobs_and_objects_read_the_same_after_a_restart(tmp_path, s
 UPLOADER = """
 import hashlib, os, sys
 from local_sagemaker.kernel import launcher
-s3 = launcher.find(launcher.state_dir()).client("s3")
+s3 = launcher.find(state_files.state_dir()).client("s3")
 for i in range(100000):
     body = os.urandom(1024 * (1 + i % 300))
     s3.put_object(Bucket=sys.argv[1], Key=f"loop/{i}", Body=body)

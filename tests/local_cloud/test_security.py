@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker import cli
 from local_sagemaker.cloud import server as cloud_module
+from local_sagemaker.common import state_files
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.connect import _write_sdk_config
@@ -114,7 +115,7 @@ def test_a_new_state_dir_is_private_even_where_it_existed_open(tmp_path, monkeyp
     existing.chmod(0o755)
     for path in (fresh, existing):
         monkeypatch.setenv("MAZE_STATE_DIR", str(path))
-        assert launcher.state_dir() == path
+        assert state_files.state_dir() == path
         assert mode(path) == 0o700
 
 
@@ -353,7 +354,7 @@ def test_assumed_role_credentials_sign_and_a_wrong_session_token_is_refused(clou
 
 def test_a_cloud_whose_state_dir_was_removed_still_shuts_down_cleanly(tmp_path) -> None:
     """Its exit forgets its record first: a state dir someone already removed must not stop the rest of the exit."""
-    launcher.forget(tmp_path / "removed", os.getpid())
+    state_files.forget(tmp_path / "removed", os.getpid())
     assert not (tmp_path / "removed").exists()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -427,14 +428,15 @@ class FrameworkEnvs:
         The framework environment has Flask and NumPy but not boto3 or the SDK, which the full
         ``local_sagemaker`` package imports on the way in, and an instance sees none of the cloud's code;
         this directory holds an empty ``local_sagemaker`` package whose ``container`` is the real one (a
-        symbolic link).
+        symbolic link). One per checkout: clouds of two checkouts (a repository and its handout) may share
+        the frameworks folder, and each instance must run its own checkout's container code.
         """
-        shim = self.root / "serving-path"
         container = Path(supervisor.__file__).resolve().parent
+        shim = self.root / f"serving-path-{hashlib.sha256(bytes(container)).hexdigest()[:12]}"
         link = shim / "local_sagemaker" / "container"
         if link.is_symlink() and Path(os.readlink(link)) == container:
             return shim
-        with self._lock("serving-path"):
+        with self._lock(shim.name):
             if not (link.is_symlink() and Path(os.readlink(link)) == container):  # absent, or the project moved
                 staged = Path(tempfile.mkdtemp(prefix=".serving-path-", dir=self.root))
                 (staged / "local_sagemaker").mkdir()

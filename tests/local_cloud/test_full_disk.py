@@ -43,14 +43,16 @@ def small_state(tmp_path: Path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """A file taking every free block of ``folder``'s file system."""
     filler = folder / "filler"
-    with filler.open("wb") as out:
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
         for size in (1 << 20, 4096, 1):
             try:
                 while True:
-                    out.write(b"\0" * size)
-                    out.flush()
+                    os.write(descriptor, b"\0" * size)
             except OSError as error:
                 assert error.errno == errno.ENOSPC
+    finally:
+        os.close(descriptor)
     return filler
 
 

@@ -36,12 +36,11 @@ def team_prefix(team: str, what: str = "") -> str:
 
 
 def _listed(sagemaker: Any, operation: str, key: str, name_key: str, prefix: str, **filters: Any) -> list[str]:
-    """Names a List* call returns that start with ``prefix``, newest first, across pages."""
-    summaries: list[dict[str, Any]] = []
-    for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix, **filters):
-        summaries += page[key]
-    summaries.sort(key=lambda s: s["CreationTime"], reverse=True)
-    return [s[name_key] for s in summaries if s[name_key].startswith(prefix)]
+    """Names a List* call returns that start with ``prefix``, newest first (the service sorts), across pages."""
+    pages = sagemaker.get_paginator(operation).paginate(
+        NameContains=prefix, SortBy="CreationTime", SortOrder="Descending", **filters
+    )
+    return [s[name_key] for page in pages for s in page[key] if s[name_key].startswith(prefix)]
 
 
 def _since(since: datetime | None) -> dict[str, Any]:
@@ -90,8 +89,7 @@ def team_endpoint_configs(
         team_prefix(team, what),
         **_since(since),
     )
-    configs = [sagemaker.describe_endpoint_config(EndpointConfigName=name) for name in names]
-    return [config for config in configs if since is None or config["CreationTime"] > since]
+    return [sagemaker.describe_endpoint_config(EndpointConfigName=name) for name in names]
 
 
 def team_endpoints(sagemaker: Any, team: str) -> list[tuple[str, dict[str, Any]]]:

@@ -55,7 +55,8 @@ def endpoint(sm: Any, config: str, name: str) -> str:
 
 
 def live_endpoints(sm: Any) -> set[str]:
-    return {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"] if e["EndpointStatus"] != "Deleting"}
+    pages = sm.get_paginator("list_endpoints").paginate()
+    return {e["EndpointName"] for page in pages for e in page["Endpoints"] if e["EndpointStatus"] != "Deleting"}
 
 
 def test_only_the_teams_endpoints_are_deleted(sm: Any, config: str) -> None:
@@ -143,7 +144,7 @@ def _kernel_cells(team_name: str, config: str, endpoint_name: str, idle_minutes:
 
 def _live_in_kernel(name: str) -> str:
     """A cell printing whether the endpoint is still there."""
-    return f"print({name!r} in [e['EndpointName'] for e in sm.list_endpoints()['Endpoints']])"
+    return f"print({name!r} in [e['EndpointName'] for e in sm.list_endpoints(NameContains={name!r})['Endpoints']])"
 
 
 def test_a_cell_that_raises_after_deploying_deletes_nothing(sm: Any, config: str, tmp_path: Path) -> None:
@@ -245,7 +246,8 @@ def test_a_script_keeps_an_endpoint_it_calls_and_deletes_it_once_idle(sm: Any, c
         guard_endpoints(sm, cloud.team)
         runtime = boto3.client("sagemaker-runtime")
         watcher = boto3.client("sagemaker")  # not the guarded client, whose calls count as activity
-        live = lambda: {mine!r} in [e["EndpointName"] for e in watcher.list_endpoints()["Endpoints"]]
+        listed = lambda: watcher.list_endpoints(NameContains={mine!r})["Endpoints"]
+        live = lambda: {mine!r} in [e["EndpointName"] for e in listed()]
         sm.create_endpoint(EndpointName={mine!r}, EndpointConfigName={config!r})
         sm.get_waiter("endpoint_in_service").wait(EndpointName={mine!r}, WaiterConfig={{"Delay": 1}})
         started = time.monotonic()

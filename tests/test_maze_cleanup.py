@@ -42,9 +42,14 @@ def team_with_an_endpoint(clients: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def names(sm: Any, team: str) -> set[str]:
-    listed = (
-        sm.list_endpoints()["Endpoints"] + sm.list_endpoint_configs()["EndpointConfigs"] + sm.list_models()["Models"]
-    )
+    prefix = f"maze-{team}-"
+    listed = [
+        item
+        for operation, key in (("list_endpoints", "Endpoints"), ("list_endpoint_configs", "EndpointConfigs"),
+                               ("list_models", "Models"))
+        for page in sm.get_paginator(operation).paginate(NameContains=prefix)
+        for item in page[key]
+    ]  # fmt: skip
     found = {item.get("EndpointName") or item.get("EndpointConfigName") or item["ModelName"] for item in listed}
     return {name for name in found if name.startswith(f"maze-{team}-")}
 

@@ -24,6 +24,7 @@ from local_sagemaker.cloud.platform.cloudwatch_journal import CloudWatchJournal
 from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store
 from local_sagemaker.cloud.platform.errors import ValidationError
 from local_sagemaker.cloud.platform.records import FILE_NAME, RecordStore
+from local_sagemaker.cloud.platform.resource import Service
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.batch.operations import TransformService
 from local_sagemaker.cloud.resources.batch.runner import TransformRunner
@@ -72,16 +73,23 @@ class LocalCloud:
         self.records = RecordStore(state_dir / FILE_NAME)
         tags = TagStore(self.records)
         frameworks = FrameworkEnvs(frameworks_dir(state_dir))
-        self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws, frameworks)
-        self.training = TrainingService(start_job=self.runner.start, tags=tags, store=self.records)
-        self.hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records)
-        self.transformer = TransformRunner(
-            state_dir / "jobs" / "transform", self.aws, self.hosting.models, frameworks
-        )
-        self.transforms = TransformService(self.hosting.models, self.transformer.start, tags, self.records)
+        jobs = state_dir / "jobs"
+        # The control plane: one service per SageMaker resource family, each with the runner or fleet that
+        # executes it. Services meet only through each other's public operations (batch reads DescribeModel).
+        hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records)
+        describe_model = hosting.describe_model_by_name
+        self.services: list[Service] = [
+            TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records),
+            hosting,
+            TransformService(
+                TransformRunner(jobs / "transform", self.aws, describe_model, frameworks), describe_model, tags,
+                self.records,
+            ),
+        ]  # fmt: skip
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
-        runtime = Runtime(self.hosting, self.metrics)
-        actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
+        runtime = Runtime(hosting, self.metrics)
+        actions = {name: action for service in self.services for name, action in service.actions().items()}
+        actions.update(tags.actions())
         routes = {"health": self._health, "clients": self._add_client}
         front = Front(
             actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key),
@@ -115,9 +123,8 @@ class LocalCloud:
             self._watch()
         finally:
             forget(self.state_dir, os.getpid())  # unless a later cloud of this state dir wrote it
-            self.runner.shutdown(self.training.running())
-            self.transformer.shutdown(self.transforms.running())
-            self.hosting.shutdown()
+            for service in self.services:  # its jobs stopped and their ends written
+                service.shutdown()
             self.metrics.close()
             self.server.shutdown()
             self.records.close()  # after the runners: the ends of the jobs they stopped are written
@@ -134,7 +141,7 @@ class LocalCloud:
         while not self._stopping.wait(1.0):
             if self.idle_seconds is None or not self.clients.ever_connected:
                 continue
-            busy = bool(self.clients.live()) or bool(self.training.running()) or bool(self.transforms.running())
+            busy = bool(self.clients.live()) or any(service.busy() for service in self.services)
             idle_since = None if busy else (idle_since or time.monotonic())
             if idle_since is not None and time.monotonic() - idle_since >= self.idle_seconds:
                 logging.getLogger(__name__).info("no client left for %ss: shutting down", self.idle_seconds)
@@ -195,4 +202,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-

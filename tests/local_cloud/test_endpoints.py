@@ -74,7 +74,7 @@ def test_an_endpoint_goes_creating_then_in_service(sm, s3, model_data, logs) -> 
     assert description["EndpointStatus"] == "InService"
     variant = description["ProductionVariants"][0]
     assert (variant["VariantName"], variant["CurrentInstanceCount"]) == ("AllTraffic", 1)
-    assert name in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    assert name in [e["EndpointName"] for e in sm.list_endpoints(NameContains=name)["Endpoints"]]
     streams = logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["logStreams"]
     assert [s["logStreamName"].split("/")[0] for s in streams] == ["AllTraffic"]
     sm.delete_endpoint(EndpointName=name)

@@ -10,6 +10,7 @@ import tarfile
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,30 +44,32 @@ class InstanceFailed(Exception):
     """The instance could not start serving; the message is the endpoint's FailureReason."""
 
 
+@dataclass(frozen=True)
+class InstanceSpec:
+    """What one instance serves and where it writes: everything but the cloud's shared services."""
+
+    root: Path  # the instance's own folder (its /opt/ml)
+    container: dict[str, Any]  # the model's container: Image, ModelDataUrl, Environment
+    region: str
+    log_group: str
+    log_stream: str
+    variant: str = "AllTraffic"
+    memory_limit_mb: int | None = None  # a serverless endpoint's MemorySizeInMB, enforced
+    # The platform's HTTP client as the access lines name it; None: unknown, so none is sent ("-").
+    user_agent: str | None = None
+    # (namespace, dimensions) of the instance's CPUUtilization and MemoryUtilization, if it publishes them.
+    metrics: tuple[str, dict[str, str]] | None = None
+    isolated: bool = False  # the model's EnableNetworkIsolation: the container gets no network
+
+
 class ModelServer:
     """The scikit-learn serving container on one 'instance'; its log goes to the endpoint's log group."""
 
-    def __init__(
-        self,
-        root: Path,
-        container: dict[str, Any],
-        aws: LocalAws,
-        region: str,
-        log_group: str,
-        log_stream: str,
-        frameworks: FrameworkEnvs,
-        memory_limit_mb: int | None = None,
-        user_agent: str | None = None,
-        metrics: tuple[str, dict[str, str]] | None = None,
-        isolated: bool = False,
-        variant: str = "AllTraffic",
-    ) -> None:
-        self.root, self.container, self.aws, self.region = root, container, aws, region
-        self.log_group, self.log_stream = log_group, log_stream
-        self.memory_limit_mb = memory_limit_mb
+    def __init__(self, spec: InstanceSpec, aws: LocalAws, frameworks: FrameworkEnvs) -> None:
+        self.spec, self.aws, self.frameworks = spec, aws, frameworks
+        self.root, self.container, self.region = spec.root, spec.container, spec.region
+        self.log_stream, self.memory_limit_mb = spec.log_stream, spec.memory_limit_mb
         self._memory_last = self._memory_peak = 0  # bytes the instance's processes hold: last sample, peak since read
-        # The platform's HTTP client as the access lines name it; None: unknown, so none is sent ("-").
-        self.user_agent = user_agent
         self._stopping = threading.Event()
         self.client: ContainerClient | None = None
         self._master: int | None = None  # gunicorn master's pid, once it serves
@@ -74,10 +77,6 @@ class ModelServer:
         self.recent: deque[str] = deque(maxlen=60)
         self._log: LogStreamWriter | None = None
         self._pump: threading.Thread | None = None
-        # (namespace, dimensions) of the instance's CPUUtilization and MemoryUtilization, if it publishes them.
-        self.metrics = metrics
-        self.isolated = isolated  # the model's EnableNetworkIsolation: the container gets no network
-        self.frameworks, self.variant = frameworks, variant
         self._sampler: UtilizationSampler | None = None
 
     @property
@@ -91,7 +90,7 @@ class ModelServer:
 
     def start(self) -> None:
         """Download model and code, install its requirements, start gunicorn, and wait until /ping answers 200."""
-        self._log = LogStreamWriter(self.aws.client("logs", self.region), self.log_group, self.log_stream)
+        self._log = LogStreamWriter(self.aws.client("logs", self.region), self.spec.log_group, self.log_stream)
         version = check_image(self.container.get("Image", ""))
         try:
             framework_python = self.frameworks.python(version, self._log.write)
@@ -100,19 +99,19 @@ class ModelServer:
                 f"InternalFailure: the local cloud could not prepare the scikit-learn {version} environment: {error}"
             ) from error
         self._prepare()
-        isolation = network_isolation({"EnableNetworkIsolation": self.isolated})
+        isolation = network_isolation({"EnableNetworkIsolation": self.spec.isolated})
         if isolation.note:
             self._log.write(isolation.note)
         try:
             python = install_requirements(
-                self.root / "code", framework_python, self._layer, self._log.write, self.variant, isolation.prefix
+                self.root / "code", framework_python, self._layer, self._log.write, self.spec.variant, isolation.prefix
             )
         except InstallModuleError as error:
             raise InstanceFailed(str(error)) from error
         env = self.environment
         workers = env.get("SAGEMAKER_MODEL_SERVER_WORKERS") or str(os.cpu_count() or 1)
         timeout = env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60")
-        self.client = ContainerClient(self.user_agent)
+        self.client = ContainerClient(self.spec.user_agent)
         command = [
             str(python), "-m", "gunicorn",
             "--timeout", timeout,
@@ -138,9 +137,9 @@ class ModelServer:
         self._pump.start()
         if self.memory_limit_mb:
             threading.Thread(target=self._enforce_memory, name=f"memory:{self.log_stream}", daemon=True).start()
-        if self.metrics:
+        if self.spec.metrics:
             cloudwatch = self.aws.client("cloudwatch", self.region)
-            self._sampler = UtilizationSampler(cloudwatch, self.process.pid, *self.metrics)
+            self._sampler = UtilizationSampler(cloudwatch, self.process.pid, *self.spec.metrics)
         self._wait_for_ping()
 
     def _prepare(self) -> None:

@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.errors import AwsError
 
 # Bump when the layout of a table or of a kind's body changes in a way an older reader would misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: models and endpoint configs are typed records, like the rest
 FILE_NAME = "records.sqlite"
 _DATETIME = "$datetime"
 
 
 class IncompatibleState(RuntimeError):
     """The state directory's records were written by a version of the local cloud this one cannot read."""
+
+
+class NotWritten(AwsError):
+    """A write the store could not make (e.g. the disk is full): AWS's InternalFailure (500), saying why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InternalFailure", message, status=500)
 
 
 def _encode(value: Any) -> Any:
@@ -72,16 +80,29 @@ class RecordStore:
 
     def put(self, kind: str, name: str, body: dict[str, Any]) -> None:
         """Insert or replace one record; on disk when this returns."""
-        text = json.dumps(body, default=_encode)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO records VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body",
-                (kind, name, text),
-            )
+        self.put_all([(kind, name, body)])
+
+    def put_all(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Insert or replace (kind, name, body) records in one transaction: all on disk when this returns, or
+        none, and ``NotWritten`` says why (a full disk, say)."""
+        rows = [(kind, name, json.dumps(body, default=_encode)) for kind, name, body in entries]
+        self._write(
+            "INSERT INTO records VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body", rows
+        )
 
     def delete(self, kind: str, name: str) -> None:
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM records WHERE kind = ? AND name = ?", (kind, name))
+        self._write("DELETE FROM records WHERE kind = ? AND name = ?", [(kind, name)])
+
+    def _write(self, statement: str, rows: list[tuple[str, ...]]) -> None:
+        try:
+            with self._lock, self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(statement, rows)
+        except sqlite3.Error as error:  # rolled back: the file holds what it held
+            raise NotWritten(
+                f"The local cloud could not write its records in {self.path} ({error}), so it did not make this "
+                "change. Free disk space there and try again."
+            ) from error
 
     def load(self, kind: str) -> list[dict[str, Any]]:
         """Every record of ``kind``, in the order they were first written."""

@@ -13,21 +13,24 @@ KIND = "Tags"
 
 
 class TagStore:
-    """Tags by ARN; a resource is taggable once its service registers it at creation. Each ARN's tags are one
-    record of ``store``, written before the call that changed them answers."""
+    """Tags by ARN; a resource is taggable once the registry that created it adopted its tags. Each ARN's tags
+    are one record of ``store``, written before the call that changed them answers."""
 
     def __init__(self, store: RecordStore) -> None:
         self._store = store
         self._tags: dict[str, dict[str, str]] = {body["arn"]: body["tags"] for body in store.load(KIND)}
         self._lock = threading.Lock()
 
-    def register(self, arn: str, tags: list[dict[str, str]] | None) -> None:
-        with self._lock:
-            self._tags[arn] = {tag["Key"]: tag["Value"] for tag in tags or []}
-            self._save(arn)
+    @staticmethod
+    def entry(arn: str, tags: list[dict[str, str]] | None) -> tuple[str, str, dict[str, Any]]:
+        """The store's record of a new resource's tags, written in the transaction that creates the resource."""
+        return KIND, arn, {"arn": arn, "tags": {tag["Key"]: tag["Value"] for tag in tags or []}}
 
-    def _save(self, arn: str) -> None:
-        self._store.put(KIND, arn, {"arn": arn, "tags": self._tags[arn]})
+    def adopt(self, entry: tuple[str, str, dict[str, Any]]) -> None:
+        """Make a resource taggable once ``entry`` (see ``entry``) is on disk."""
+        _, arn, body = entry
+        with self._lock:
+            self._tags[arn] = dict(body["tags"])
 
     def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
         return {"AddTags": self.add, "ListTags": self.list, "DeleteTags": self.delete}
@@ -37,21 +40,28 @@ class TagStore:
             raise ValidationError(f"Resource {arn} does not exist.")
         return self._tags[arn]
 
-    def add(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+    def _change(self, arn: str, change: Callable[[dict[str, str]], None]) -> dict[str, str]:
+        """Apply ``change`` to a copy of the tags, write it, then keep it: a failed write changes nothing."""
         with self._lock:
-            tags = self._of(request["ResourceArn"])
-            tags.update({tag["Key"]: tag["Value"] for tag in request.get("Tags", [])})
-            self._save(request["ResourceArn"])
-            return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            tags = dict(self._of(arn))
+            change(tags)
+            self._store.put(KIND, arn, {"arn": arn, "tags": tags})
+            self._tags[arn] = tags
+            return tags
+
+    def add(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        tags = self._change(request["ResourceArn"], lambda t: t.update({x["Key"]: x["Value"] for x in request["Tags"]}))
+        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
     def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        """All of them: a resource holds at most 50 tags, ListTags' smallest MaxResults, so one page."""
         with self._lock:
             return {"Tags": [{"Key": k, "Value": v} for k, v in self._of(request["ResourceArn"]).items()]}
 
     def delete(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            tags = self._of(request["ResourceArn"])
-            for key in request.get("TagKeys", []):
+        def drop(tags: dict[str, str]) -> None:
+            for key in request["TagKeys"]:
                 tags.pop(key, None)
-            self._save(request["ResourceArn"])
-            return {}
+
+        self._change(request["ResourceArn"], drop)
+        return {}

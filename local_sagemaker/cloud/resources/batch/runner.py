@@ -1,4 +1,7 @@
-"""Runs a transform job: instance servers, input objects assigned to instances by key, records batched.
+"""Runs a transform job: its instances, input objects assigned to instances by key, data records batched.
+
+Words: an *instance* is one ModelServer; a *record* is a data record of an input object (a line, or the whole
+object), as the API's SplitType, BatchStrategy and MaxPayloadInMB mean it; the transform job is the *job*.
 
 Each instance logs as on AWS: the container's output (its access lines included) in
 ``<job>/<instance-id>-<epoch>``, the platform's lines in ``<job>/<instance-id>-<epoch>/data-log``.
@@ -21,12 +24,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local_sagemaker.cloud.compute.container_client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs
-from local_sagemaker.cloud.compute.model_server import InstanceFailed, ModelServer, stop_all
+from local_sagemaker.cloud.compute.model_server import InstanceFailed, InstanceSpec, ModelServer, stop_all
 from local_sagemaker.cloud.platform.aws_clients import LocalAws
+from local_sagemaker.cloud.platform.errors import AwsError
+from local_sagemaker.cloud.platform.resource import ModelLookup
 from local_sagemaker.cloud.platform.s3 import split_s3_uri
 from local_sagemaker.cloud.resources.batch import data_processing as dp
 from local_sagemaker.cloud.resources.batch.data_log import DataLog
-from local_sagemaker.cloud.resources.batch.operations import TransformJobRecord
+from local_sagemaker.cloud.resources.batch.record import TransformJobRecord
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 MB = 1024 * 1024
@@ -39,21 +44,24 @@ class JobFailed(Exception):
 
 
 @dataclass
-class Instance:
-    """One transform instance: the serving container and the platform's data log beside it."""
+class InstanceWithLog:
+    """One transform instance and the platform's data log beside it."""
 
     server: ModelServer
     data_log: DataLog
 
 
 class TransformRunner:
-    def __init__(self, root: Path, aws: LocalAws, models: dict[str, Any], frameworks: FrameworkEnvs) -> None:
-        self.root, self.aws, self.models, self.frameworks = root, aws, models, frameworks
+    """One thread per job: starts its instances, hands each its share of the input objects, ends the job."""
+
+    def __init__(self, root: Path, aws: LocalAws, describe_model: ModelLookup, frameworks: FrameworkEnvs) -> None:
+        """``describe_model``: the hosting service's DescribeModel (the model may be deleted meanwhile)."""
+        self.root, self.aws, self.describe_model, self.frameworks = root, aws, describe_model, frameworks
         shutil.rmtree(root, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
 
-    def start(self, record: TransformJobRecord) -> None:
-        thread = threading.Thread(target=self._run, args=(record,), name=f"transform:{record.name}", daemon=True)
+    def start(self, job: TransformJobRecord) -> None:
+        thread = threading.Thread(target=self._run, args=(job,), name=f"transform:{job.name}", daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -63,33 +71,33 @@ class TransformRunner:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _run(self, record: TransformJobRecord) -> None:
-        record.mark_started()
-        region = record.arn.split(":")[3]
+    def _run(self, job: TransformJobRecord) -> None:
+        job.mark_started()
+        region = job.region
         servers: list[ModelServer] = []
-        instances: list[Instance] = []
+        instances: list[InstanceWithLog] = []
         try:
-            servers = self._servers(record, region)
+            servers = self._servers(job, region)
             with ThreadPoolExecutor(max_workers=len(servers)) as pool:
                 list(pool.map(ModelServer.start, servers))
             logs = self.aws.client("logs", region)
-            instances = [Instance(server, DataLog(logs, LOG_GROUP, server.log_stream)) for server in servers]
-            objects = self._input_objects(record, region)
+            instances = [InstanceWithLog(server, DataLog(logs, LOG_GROUP, server.log_stream)) for server in servers]
+            objects = self._input_objects(job, region)
             # SageMaker hands whole objects to instances; one object is never split across two.
             shares = [objects[i :: len(instances)] for i in range(len(instances))]
 
-            def work(instance: Instance, keys: list[str]) -> None:
+            def work(instance: InstanceWithLog, keys: list[str]) -> None:
                 try:
-                    self._process(record, region, instance, keys)
+                    self._process(job, region, instance, keys)
                 except Exception:
-                    record.stop_requested.set()  # the other instances stop at their next object
+                    job.stop_requested.set()  # the other instances stop at their next object
                     raise
 
             with ThreadPoolExecutor(max_workers=len(instances)) as pool:
                 list(pool.map(work, instances, shares))
-            outcome: tuple[str, str | None] = ("Stopped" if record.stop_requested.is_set() else "Completed", None)
+            outcome: tuple[str, str | None] = ("Stopped" if job.stop_requested.is_set() else "Completed", None)
         except (JobFailed, InstanceFailed) as error:
-            record.stop_requested.set()
+            job.stop_requested.set()
             outcome = ("Failed", str(error)[:1024])
         except Exception as error:  # a fault of the local cloud must not leave a job InProgress
             outcome = ("Failed", f"InternalServerError: local cloud: {error!r}")
@@ -97,33 +105,33 @@ class TransformRunner:
             stop_all(servers)  # flushes each instance's log before the job reports its end
             for instance in instances:
                 instance.data_log.close()
-        record.finish(*outcome)
+        job.finish(*outcome)
 
-    def _servers(self, record: TransformJobRecord, region: str) -> list[ModelServer]:
-        model = self.models[record.request["ModelName"]]
+    def _servers(self, job: TransformJobRecord, region: str) -> list[ModelServer]:
+        try:
+            model = self.describe_model(job.request["ModelName"], region)
+        except AwsError as error:  # deleted since the job was created
+            raise JobFailed(f"ClientError: {error.message}") from error
         container = dict(model["PrimaryContainer"])
-        container["Environment"] = {**container.get("Environment", {}), **record.request.get("Environment", {})}
-        count = int(record.request.get("TransformResources", {}).get("InstanceCount", 1))
+        container["Environment"] = {**container.get("Environment", {}), **job.request.get("Environment", {})}
+        count = int(job.request.get("TransformResources", {}).get("InstanceCount", 1))
         servers = []
         for _ in range(count):
             instance = f"i-{uuid.uuid4().hex[:17]}"
-            servers.append(
-                ModelServer(
-                    self.root / record.name / instance,
-                    container,
-                    self.aws,
-                    region,
-                    LOG_GROUP,
-                    f"{record.name}/{instance}-{int(time.time())}",
-                    self.frameworks,
-                    user_agent=USER_AGENT,
-                    isolated=bool(model.get("EnableNetworkIsolation")),
-                )  # fmt: skip
+            spec = InstanceSpec(
+                root=self.root / job.name / instance,
+                container=container,
+                region=region,
+                log_group=LOG_GROUP,
+                log_stream=f"{job.name}/{instance}-{int(time.time())}",
+                user_agent=USER_AGENT,
+                isolated=bool(model.get("EnableNetworkIsolation")),
             )
+            servers.append(ModelServer(spec, self.aws, self.frameworks))
         return servers
 
-    def _input_objects(self, record: TransformJobRecord, region: str) -> list[str]:
-        uri = record.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    def _input_objects(self, job: TransformJobRecord, region: str) -> list[str]:
+        uri = job.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         bucket, prefix = split_s3_uri(uri)
         s3 = self.aws.client("s3", region)
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -137,8 +145,8 @@ class TransformRunner:
             raise JobFailed(f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source.')
         return keys
 
-    def _process(self, record: TransformJobRecord, region: str, instance: Instance, keys: list[str]) -> None:
-        request = record.request
+    def _process(self, job: TransformJobRecord, region: str, instance: InstanceWithLog, keys: list[str]) -> None:
+        request = job.request
         transform_input = request["TransformInput"]
         bucket, prefix = split_s3_uri(transform_input["DataSource"]["S3DataSource"]["S3Uri"])
         bucket_out, prefix_out = split_s3_uri(request["TransformOutput"]["S3OutputPath"].rstrip("/"))
@@ -150,7 +158,7 @@ class TransformRunner:
             concurrency, request.get("MaxPayloadInMB", 6), request.get("BatchStrategy", "SingleRecord")
         )
         for key in keys:
-            if record.stop_requested.is_set():
+            if job.stop_requested.is_set():
                 return
             relative = Path(key).name if key == prefix else key[len(prefix) :].lstrip("/")
             if posixpath.normpath(relative).split("/")[0] == "..":
@@ -173,7 +181,7 @@ class TransformRunner:
                 ) from error
 
     def _transform_object(
-        self, request: dict[str, Any], instance: Instance, source: tuple[str, str], body: bytes, concurrency: int
+        self, request: dict[str, Any], instance: InstanceWithLog, source: tuple[str, str], body: bytes, concurrency: int
     ) -> bytes:
         """The object's output: the container's answers as they came, or one line per record (filters, join)."""
         uri = f"s3://{source[0]}/{source[1]}"
@@ -250,7 +258,7 @@ def _starts(batches: list[list[bytes]]) -> list[int]:
 
 
 def _invoke(
-    instance: Instance, batch: list[bytes], content_type: str, accept: str, source: tuple[str, str]
+    instance: InstanceWithLog, batch: list[bytes], content_type: str, accept: str, source: tuple[str, str]
 ) -> tuple[bytes, list[bytes]]:
     uri = f"s3://{source[0]}/{source[1]}"
     headers = {"Content-Type": content_type, "Accept": accept}

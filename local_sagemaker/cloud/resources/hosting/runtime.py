@@ -17,9 +17,9 @@ import time
 from local_sagemaker.cloud.compute.container_client import ContainerDropped, ContainerUnreachable
 from local_sagemaker.cloud.compute.model_server import InstanceFailed, ModelServer
 from local_sagemaker.cloud.platform.errors import AwsError
-from local_sagemaker.cloud.resources.hosting.endpoint import Endpoint
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.cloud.resources.hosting.operations import HostingService
+from local_sagemaker.cloud.resources.hosting.record import EndpointRecord
 from local_sagemaker.common.account import ACCOUNT_ID
 
 REAL_TIME_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -30,7 +30,7 @@ INVOCATION_TIMEOUT_SECONDS = 60
 class ModelError(AwsError):
     """A non-2xx answer of the container, relayed as SageMaker Runtime does (HTTP 424)."""
 
-    def __init__(self, endpoint: Endpoint, region: str, status: int, body: str) -> None:
+    def __init__(self, endpoint: EndpointRecord, region: str, status: int, body: str) -> None:
         kind = "client" if 400 <= status < 500 else "server"
         group = f"/aws/sagemaker/Endpoints/{endpoint.name}"
         message = (
@@ -90,7 +90,7 @@ class Runtime:
             endpoint.release()
 
     def _record(
-        self, endpoint: Endpoint, region: str, instance: ModelServer, received: float, started: float, status: int
+        self, endpoint: EndpointRecord, region: str, instance: ModelServer, received: float, started: float, status: int
     ) -> None:
         """The metrics of one request the model answered (with ``status``)."""
         answered = time.perf_counter()
@@ -109,19 +109,19 @@ class Runtime:
         for metric, value in values.items():
             self.metrics.record(region, endpoint.name, endpoint.variant["VariantName"], metric, value)
 
-    def _warm(self, endpoint: Endpoint, region: str, in_flight: int) -> None:
+    def _warm(self, endpoint: EndpointRecord, region: str, in_flight: int) -> None:
         variant = endpoint.variant["VariantName"]
         utilisation = in_flight / endpoint.serverless["MaxConcurrency"]
         self.metrics.record(region, endpoint.name, variant, "ServerlessConcurrentExecutionsUtilization", utilisation)
         try:
-            setup = self.hosting.warm(endpoint, region)
+            setup = self.hosting.warm(endpoint)
         except InstanceFailed as error:
             raise ModelError(endpoint, region, 500, str(error)) from error
         if setup is not None:
             self.metrics.record(region, endpoint.name, variant, "ModelSetupTime", setup * 1e6)
 
     def _forward(
-        self, endpoint: Endpoint, instance: ModelServer, body: bytes, headers: dict[str, str], region: str
+        self, endpoint: EndpointRecord, instance: ModelServer, body: bytes, headers: dict[str, str], region: str
     ) -> tuple[int, dict[str, str], bytes]:
         forwarded = {k: v for k, v in headers.items() if k in ("Content-Type", "Accept")}
         if "X-Amzn-SageMaker-Custom-Attributes" in headers:

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from local_sagemaker.cloud.compute.framework_images import check_image
 from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
-from local_sagemaker.cloud.platform.listing import matches
+from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.names import check_name
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.resource import Action, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.training.record import TrainingJobRecord
+from local_sagemaker.cloud.resources.training.runner import TrainingRunner
 
-SORT_KEYS: dict[str, Callable[[TrainingJobRecord], Any]] = {
-    "CreationTime": lambda r: r.creation_time,
-    "Name": lambda r: r.name,
-    "Status": lambda r: r.status,
-}
-KIND = "TrainingJob"
+RUNNING = ("InProgress", "Stopping")
+# Sorted by CreationTime, Ascending unless asked otherwise; StatusEquals filters each page (AWS's API reference).
+LISTING = Listing(
+    "TrainingJobSummaries",
+    TrainingJobRecord.summary,
+    ("Name", "CreationTime", "Status"),
+    "Ascending",
+    status_after_page=True,
+)
 
 
 def _validate(request: dict[str, Any]) -> None:
@@ -63,36 +65,30 @@ def _validate(request: dict[str, Any]) -> None:
             )
 
 
-class TrainingService:
-    """CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and StopTrainingJob over one set of records.
+def _not_found(name: str, region: str) -> ValidationError:
+    return ValidationError("Requested resource not found.")
 
-    The records live in ``store``: read back at start, each change written before it is answered.
+
+class TrainingService:
+    """CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs and StopTrainingJob; the runner executes the jobs.
+
+    The records live in the store: read back at start, each change written before it is answered.
     """
 
-    def __init__(self, start_job: Callable[[TrainingJobRecord], None], tags: TagStore, store: RecordStore) -> None:
-        self._start_job = start_job
-        self._tags = tags
-        self._store = store
-        self._jobs: dict[str, TrainingJobRecord] = {}
-        self._lock = threading.Lock()
-        self._restore()
-
-    def _restore(self) -> None:
-        """The jobs of earlier runs; one still running then lost its process with the cloud: it ends Failed.
-
-        A cloud stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
-        """
-        for state in self._store.load(KIND):
-            name = state["request"]["TrainingJobName"]
-            record = self._jobs[name] = TrainingJobRecord(**state, on_change=partial(self._store.put, KIND, name))
-            if record.status in ("InProgress", "Stopping"):
+    def __init__(self, runner: TrainingRunner, tags: TagStore, store: RecordStore) -> None:
+        self._runner = runner
+        self._jobs = Registry(store, tags, TrainingJobRecord, _not_found)
+        for record in self._jobs.all():
+            # A job of an earlier run still running lost its process with the cloud: it ends Failed. A cloud
+            # stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
+            if record.status in RUNNING:
                 record.finish("Failed", "Failed", "Training job failed", interrupted("the job ran"))
 
-    def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
+    def actions(self) -> dict[str, Action]:
         return {
             "CreateTrainingJob": self.create,
             "DescribeTrainingJob": self.describe,
-            "ListTrainingJobs": self.list,
+            "ListTrainingJobs": lambda request, region: LISTING.answer(self._jobs.all(), request),
             "StopTrainingJob": self.stop,
         }
 
@@ -100,52 +96,26 @@ class TrainingService:
         _validate(request)
         name = request["TrainingJobName"]
         arn = resource_arn(region, "training-job", name)
-        with self._lock:
-            if name in self._jobs:
-                raise ResourceInUse(
-                    "Training job names must be unique within an AWS account and region, and a training job "
-                    f"with this name already exists ({arn})"
-                )
-            # Written (its first transition) before the job starts and the call answers.
-            on_change = partial(self._store.put, KIND, name)
-            record = self._jobs[name] = TrainingJobRecord(request=request, arn=arn, on_change=on_change)
-        self._tags.register(arn, request.get("Tags"))
-        self._start_job(record)
+        exists = ResourceInUse(
+            "Training job names must be unique within an AWS account and region, and a training job "
+            f"with this name already exists ({arn})"
+        )
+        # On disk (with its first transition) before the job starts and the call answers.
+        record = self._jobs.add(TrainingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
+        self._runner.start(record)
         return {"TrainingJobArn": arn}
 
-    def get(self, name: str) -> TrainingJobRecord:
-        with self._lock:
-            record = self._jobs.get(name)
-        if record is None:
-            raise ValidationError("Requested resource not found.")
-        return record
-
     def describe(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        return self.get(request.get("TrainingJobName", "")).describe()
+        return self._jobs.get(request["TrainingJobName"], region).describe()
 
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        refused = self.get(request.get("TrainingJobName", "")).request_stop()
+        refused = self._jobs.get(request["TrainingJobName"], region).request_stop()
         if refused:
             raise ValidationError(f"The request was rejected because the training job is in status {refused}.")
         return {}
 
-    def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        sort_by = request.get("SortBy", "CreationTime")
-        order = request.get("SortOrder", "Ascending")
-        if sort_by not in SORT_KEYS or order not in ("Ascending", "Descending"):
-            raise ValidationError(f"Invalid SortBy '{sort_by}' or SortOrder '{order}'.")
-        with self._lock:
-            jobs = list(self._jobs.values())
-        jobs = [job for job in jobs if matches(job, request)]
-        jobs.sort(key=SORT_KEYS[sort_by], reverse=order == "Descending")
-        start = int(request.get("NextToken") or 0)
-        size = int(request.get("MaxResults") or 10)
-        page = jobs[start : start + size]
-        out: dict[str, Any] = {"TrainingJobSummaries": [job.summary() for job in page]}
-        if start + size < len(jobs):
-            out["NextToken"] = str(start + size)
-        return out
+    def busy(self) -> bool:
+        return any(job.status in RUNNING for job in self._jobs.all())
 
-    def running(self) -> list[TrainingJobRecord]:
-        with self._lock:
-            return [job for job in self._jobs.values() if job.status in ("InProgress", "Stopping")]
+    def shutdown(self) -> None:
+        self._runner.shutdown([job for job in self._jobs.all() if job.status in RUNNING])

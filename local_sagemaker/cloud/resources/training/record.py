@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.resource import Resource, transient
 
-FINISHED = ("Completed", "Failed", "Stopped")
 # Request fields DescribeTrainingJob echoes back as they were sent.
 ECHOED = (
     "HyperParameters",
@@ -30,23 +29,17 @@ ECHOED = (
     "CheckpointConfig",
     "ExperimentConfig",
 )
-# What the record keeps on disk (``state()``); the rest lives as long as the process.
-TRANSIENT = ("lock", "stop_requested", "on_change")
 
 
-@dataclass
-class TrainingJobRecord:
-    """One job's state; the runner thread writes it, API calls read it, both under ``lock``.
+@dataclass(kw_only=True)
+class TrainingJobRecord(Resource):
+    """One job's state; the runner thread writes it, API calls read it, both under ``lock``."""
 
-    Every change calls ``on_change(state())`` under the lock, so the service's store holds each
-    transition before the call that made it returns, in the order they happened.
-    """
+    KIND: ClassVar[str] = "TrainingJob"
 
     request: dict[str, Any]
-    arn: str
     status: str = "InProgress"
     secondary_status: str = "Starting"
-    creation_time: datetime = field(default_factory=now)
     last_modified_time: datetime = field(default_factory=now)
     training_start_time: datetime | None = None
     training_end_time: datetime | None = None
@@ -54,9 +47,7 @@ class TrainingJobRecord:
     model_artifacts: str | None = None
     transitions: list[dict[str, Any]] = field(default_factory=list)
     final_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
-    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+    stop_requested: threading.Event = transient(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         # The defaults AWS fills in and DescribeTrainingJob shows (the SDK's attach() relies on some).
@@ -82,7 +73,7 @@ class TrainingJobRecord:
         """Close the current secondary status and open the next, as SecondaryStatusTransitions records them."""
         with self.lock:
             self._transition(secondary_status, message)
-            self._changed()
+            self.changed()
 
     def request_stop(self) -> str | None:
         """StopTrainingJob: InProgress becomes Stopping in one step under the lock, so a job that ends meanwhile
@@ -92,7 +83,7 @@ class TrainingJobRecord:
                 return self.status
             self.status = "Stopping"
             self._transition("Stopping", "Stopping the training job")
-            self._changed()
+            self.changed()
         self.stop_requested.set()
         return None
 
@@ -117,21 +108,13 @@ class TrainingJobRecord:
             self.failure_reason = failure_reason
             self.training_start_time = self.training_start_time or self.last_modified_time
             self.training_end_time = self.last_modified_time
-            self._changed()
+            self.changed()
 
     def record_metric(self, name: str, value: float) -> None:
         """FinalMetricDataList keeps the last value each metric reported."""
         with self.lock:
             self.final_metrics[name] = {"MetricName": name, "Value": value, "Timestamp": now()}
-            self._changed()
-
-    def state(self) -> dict[str, Any]:
-        """What the store keeps of the job (the caller holds ``lock``, or the record is not shared yet)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change(self.state())
+            self.changed()
 
     def artifact_uri(self) -> str:
         """Where SageMaker puts the job's model.tar.gz: ``<S3OutputPath>/<job>/output/model.tar.gz``."""

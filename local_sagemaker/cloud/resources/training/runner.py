@@ -64,7 +64,7 @@ class TrainingRunner:
         return self.jobs_dir / f"{record.name}.python"
 
     def _execute(self, record: TrainingJobRecord) -> None:
-        region = record.arn.split(":")[3]
+        region = record.region
         s3 = self.aws.client("s3", region)
         workspace = Workspace(self.jobs_dir / record.name)
         logs = self.aws.client("logs", region)
@@ -131,9 +131,7 @@ class TrainingRunner:
         isolation = network_isolation(record.request)
         if isolation.note:
             log.write(isolation.note)
-        process = spawn_container(
-            [*isolation.prefix, str(python), "-c", TOOLKIT], workspace.root, env, supervised=True
-        )
+        process = spawn_container([*isolation.prefix, str(python), "-c", TOOLKIT], workspace.root, env, supervised=True)
         sampler: UtilizationSampler | None = None
         try:
             sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})

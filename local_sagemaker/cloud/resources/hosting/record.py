@@ -1,4 +1,4 @@
-"""An endpoint: its record as DescribeEndpoint shows it, and the instances that serve it."""
+"""Hosting's records: a model, an endpoint config (both as created), and an endpoint with the instances serving it."""
 
 from __future__ import annotations
 
@@ -8,34 +8,72 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from local_sagemaker.cloud.compute.model_server import ModelServer
 from local_sagemaker.cloud.platform.clock import now
-
-# What the store keeps of an endpoint (``state()``); its instances and counters live as long as the process.
-PERSISTED = ("name", "arn", "config", "status", "failure_reason", "creation_time", "last_modified_time")
+from local_sagemaker.cloud.platform.resource import Resource, transient
 
 
-@dataclass
-class Endpoint:
-    """Each status change calls ``on_change(state())`` under the lock, in the order they happen."""
+@dataclass(kw_only=True)
+class ModelRecord(Resource):
+    """A model as created: it never changes (SageMaker has no UpdateModel)."""
 
-    name: str
-    arn: str
-    config: dict[str, Any]
+    KIND: ClassVar[str] = "Model"
+
+    request: dict[str, Any]  # CreateModel's request, its one container as PrimaryContainer, without Tags
+
+    @property
+    def name(self) -> str:
+        return self.request["ModelName"]
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.request, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+    def summary(self) -> dict[str, Any]:
+        return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+
+@dataclass(kw_only=True)
+class EndpointConfigRecord(Resource):
+    """An endpoint config as created: it never changes."""
+
+    KIND: ClassVar[str] = "EndpointConfig"
+
+    request: dict[str, Any]  # CreateEndpointConfig's request without Tags
+
+    @property
+    def name(self) -> str:
+        return self.request["EndpointConfigName"]
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.request, "EndpointConfigArn": self.arn, "CreationTime": self.creation_time}
+
+    def summary(self) -> dict[str, Any]:
+        return {"EndpointConfigName": self.name, "EndpointConfigArn": self.arn, "CreationTime": self.creation_time}
+
+
+@dataclass(kw_only=True)
+class EndpointRecord(Resource):
+    """An endpoint: its config and status are kept; its instances and counters live as long as the process."""
+
+    KIND: ClassVar[str] = "Endpoint"
+
+    endpoint_name: str
+    config: dict[str, Any]  # DescribeEndpointConfig of the config it runs
     status: str = "Creating"
     failure_reason: str | None = None
-    creation_time: datetime = field(default_factory=now)
     last_modified_time: datetime = field(default_factory=now)
-    instances: list[ModelServer] = field(default_factory=list)
-    in_flight: int = 0
-    replacing: int = 0  # instances starting in place of dead ones
-    last_used: float = field(default_factory=time.monotonic)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    scaling: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _turn: itertools.count = field(default_factory=itertools.count, repr=False)
-    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+    instances: list[ModelServer] = transient(default_factory=list)
+    in_flight: int = transient(default=0)
+    replacing: int = transient(default=0)  # instances starting in place of dead ones
+    last_used: float = transient(default_factory=time.monotonic)
+    scaling: threading.Lock = transient(default_factory=threading.Lock)
+    _turn: itertools.count = transient(default_factory=itertools.count)
+
+    @property
+    def name(self) -> str:
+        return self.endpoint_name
 
     @property
     def variant(self) -> dict[str, Any]:
@@ -77,27 +115,21 @@ class Endpoint:
             if self.status != expected:
                 return False
             self.status, self.failure_reason, self.last_modified_time = status, None, now()
-            self._changed()
+            self.changed()
             return True
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self.lock:
             self.status, self.failure_reason, self.last_modified_time = status, failure_reason, now()
-            self._changed()
+            self.changed()
 
-    def state(self) -> dict[str, Any]:
-        """What the store keeps (the caller holds ``lock``, or the endpoint is not shared yet)."""
-        return {name: getattr(self, name) for name in PERSISTED}
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change(self.state())
-
-    def describe(self, images: dict[str, str]) -> dict[str, Any]:
+    def describe(self, image: Callable[[str], str | None]) -> dict[str, Any]:
+        """``image(model name)``: the image a model specifies (None once the model is deleted: none is shown)."""
+        specified = image(self.variant["ModelName"])
         with self.lock:
             variant: dict[str, Any] = {
                 "VariantName": self.variant["VariantName"],
-                "DeployedImages": [{"SpecifiedImage": images.get(self.variant["ModelName"], "")}],
+                **({"DeployedImages": [{"SpecifiedImage": specified}]} if specified else {}),
                 "CurrentWeight": float(self.variant.get("InitialVariantWeight", 1.0)),
                 "DesiredWeight": float(self.variant.get("InitialVariantWeight", 1.0)),
             }

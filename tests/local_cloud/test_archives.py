@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import uuid
 from pathlib import Path
@@ -70,7 +71,13 @@ CASES = list(hostile("m"))
 
 
 def written_anywhere(marker: str, *roots: Path) -> list[Path]:
-    return [path for root in (Path("/tmp"), *roots) for path in root.rglob(marker)]
+    """Where ``marker`` was written, under /tmp (where the hostile names point), ``roots`` and /; other tests on the
+    machine create and remove folders meanwhile, so a folder that goes while it is walked is passed over."""
+    found = [Path("/", marker)] if os.path.lexists(Path("/", marker)) else []
+    for root in (Path("/tmp"), *roots):
+        for folder, folders, files in os.walk(root, onerror=lambda error: None):
+            found += [Path(folder, name) for name in (*folders, *files) if name == marker]
+    return found
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -159,3 +166,12 @@ def test_code_unpacked_by_the_cloud_runs_and_the_toolkit_sees_the_archives_uri(s
     job = wait(sm, submit(sm, s3, "unused", hyperparameters={"sagemaker_submit_directory": source}))
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert f"module dir {json.dumps(source)}" in "\n".join(log_lines(logs, job["TrainingJobName"]))
+
+
+def test_an_empty_code_archive_fails_in_the_toolkit_as_on_aws_without_a_second_download(sm, s3) -> None:
+    """The toolkit would download and unpack the archive again into an empty ``code/``: it is told the code is there."""
+    source = code_archive(s3, archive())
+    job = wait(sm, submit(sm, s3, "unused", hyperparameters={"sagemaker_submit_directory": source}))
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: "), job["FailureReason"]
+    assert "train.py" in job["FailureReason"]

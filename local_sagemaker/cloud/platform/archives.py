@@ -46,23 +46,19 @@ def unpack(archive: Path, folder: Path) -> None:
 
 def check(members: list[tarfile.TarInfo]) -> None:
     """Raise :class:`ArchiveError` for the first member that could write outside the folder (see the module's doc)."""
-    links = {_resolve(m.name, set()) for m in members if m.issym()}
+    links = {posixpath.normpath(m.name) for m in members if m.issym() and not _outside(m.name, set())}
     regular: set[str] = set()
     for member in members:
-        name = _resolve(member.name, links)
-        if name is None:
-            raise ArchiveError(
-                f"member {member.name!r} has an absolute name, climbs out of the folder with '..' or lies behind a "
-                "symbolic link of the archive"
-            )
+        if why := _outside(member.name, links):
+            raise ArchiveError(f"member {member.name!r} {why}")
+        name = posixpath.normpath(member.name)
         if member.issym():
-            target = _resolve(posixpath.join(posixpath.dirname(name), member.linkname), links)
-            if member.linkname.startswith("/") or target is None or target in links:
-                raise ArchiveError(
-                    f"symbolic link {member.name!r} -> {member.linkname!r} points outside the folder or to another link"
-                )
+            target = posixpath.join(posixpath.dirname(name), member.linkname)
+            why = _outside(target, links) or ("points to another link" if posixpath.normpath(target) in links else "")
+            if why:
+                raise ArchiveError(f"symbolic link {member.name!r} -> {member.linkname!r} {why}")
         elif member.islnk():
-            if _resolve(member.linkname, links) not in regular:
+            if _outside(member.linkname, links) or posixpath.normpath(member.linkname) not in regular:
                 raise ArchiveError(
                     f"hard link {member.name!r} -> {member.linkname!r} does not name an earlier file of the archive"
                 )
@@ -74,19 +70,19 @@ def check(members: list[tarfile.TarInfo]) -> None:
             raise ArchiveError(f"member {member.name!r} would replace the folder itself")
 
 
-def _resolve(path: str, links: set[str | None]) -> str | None:
-    """``path`` relative to the folder, resolved by name alone; None if it is absolute, climbs out of the folder,
-    or goes through one of ``links`` (the archive's symbolic links) on the way to its last part."""
+def _outside(path: str, links: set[str]) -> str:
+    """Why ``path``, relative to the folder, could lead outside it ("" if it cannot): it is absolute, climbs out
+    with '..', or goes on through one of ``links`` (the archive's symbolic links), wherever that one points."""
     if path.startswith("/"):
-        return None
+        return "is absolute"
     parts: list[str] = []
     for part in path.split("/"):
-        if "/".join(parts) in links:  # a link with more to come: the path would go wherever the link points
-            return None
+        if "/".join(parts) in links:
+            return f"goes through the archive's symbolic link {'/'.join(parts)!r}"
         if part == "..":
             if not parts:
-                return None
+                return "climbs out of the folder with '..'"
             parts.pop()
         elif part not in ("", "."):
             parts.append(part)
-    return "/".join(parts) or "."
+    return ""

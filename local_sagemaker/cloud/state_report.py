@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from local_sagemaker.cloud.compute.framework_envs import built_versions, frameworks_dir
+from local_sagemaker.cloud.platform import store_damage
 from local_sagemaker.kernel import launcher
 
 MB = 1024 * 1024
@@ -79,6 +80,13 @@ def report(state: Path, info: launcher.CloudInfo | None) -> list[str]:
     lines.append(f"  framework environments built{where}: {', '.join(built_versions(frameworks)) or 'none'}")
     if info is not None:
         lines += [f"  {line}" for line in account_summary(info)]
+    damaged = store_damage.read(state / "s3")
+    if damaged:
+        lines.append(
+            f"  S3 objects damaged on disk: {len(damaged)} (found when the cloud last started; each answers 405 "
+            "MethodNotAllowed until it is overwritten or deleted)"
+        )
+        lines += [f"    s3://{bucket}/{key}: {damage}" for bucket, key, damage in damaged]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""Durable S3: what moto acknowledged comes back byte-identical after a restart, a crash or ``kill -9``.
+"""Durable S3: what moto acknowledged comes back byte-identical after a restart, a crash or ``kill -9``; what the
+disk lost is reported and never served as the original.
 
 The tests serve ``DurableS3(moto)`` over real HTTP in this process and talk to it with boto3; a
 restart is moto's S3 backend reset, a new ``S3Store`` opened on the same directory and ``restore()``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,7 +25,9 @@ from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from local_sagemaker.cloud.platform import store_damage
 from local_sagemaker.cloud.platform.durable_s3 import TEMP_PREFIX, DurableS3, S3Store, moto_s3_backend
+from local_sagemaker.cloud.platform.records import IncompatibleState
 
 BUCKET = "durable-bucket"
 ODD_KEY = "dir/ü file+%.txt"
@@ -205,3 +209,114 @@ def test_every_acknowledged_object_survives_kill_9(root: Path) -> None:
     for name, fake in restored.items():  # an object written but not yet acknowledged is whole, or absent
         assert hashlib.md5(fake.value).hexdigest() == fake.etag.strip('"'), name
     store.close()
+
+
+# damage on disk ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def durable(root: Path) -> Iterator[tuple[DurableS3, Any]]:
+    """``DurableS3`` over a store under ``root``, and a boto3 client of it; :func:`reopen` restarts its store."""
+    app = DurableS3(DomainDispatcherApplication(create_backend_app), S3Store(root))
+    server, url = serve(app)
+    yield app, s3_client(url)
+    server.shutdown()
+    app.store.close()
+
+
+def reopen(app: DurableS3, root: Path) -> None:
+    app.store = restart(app.store, root)
+
+
+def lost(call: Any) -> str:
+    """The message of the 405 MethodNotAllowed S3 answers for an object whose data it lost."""
+    with pytest.raises(ClientError) as refused:
+        call()
+    error = refused.value.response["Error"]
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
+    assert error["Code"] in ("MethodNotAllowed", "405"), error  # a HEAD answer has no body, hence no code
+    return error.get("Message", "")
+
+
+def test_a_damaged_object_is_reported_and_never_served_while_every_other_one_is(
+    durable: tuple[DurableS3, Any], root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = durable
+    client.create_bucket(Bucket=BUCKET)
+    bodies = {name: os.urandom(300 * 1024) for name in ("truncated", "missing", "changed", "intact")}
+    bodies["small-changed"], bodies["small"] = b"inline bytes", b"kept inline"
+    for name, body in bodies.items():
+        client.put_object(Bucket=BUCKET, Key=name, Body=body)
+    files = {}
+    with sqlite3.connect(root / "index.sqlite") as db:
+        files = dict(db.execute("SELECT key, file FROM objects WHERE file IS NOT NULL"))
+        db.execute("UPDATE objects SET inline=? WHERE key='small-changed'", (b"inline BYTES",))
+    listing = client.list_objects_v2(Bucket=BUCKET)["Contents"]
+    data = root / "data"
+    with open(data / files["truncated"], "r+b") as out:
+        out.truncate(1000)
+    (data / files["missing"]).unlink()
+    changed = bytearray(bodies["changed"])
+    changed[5] ^= 1
+    (data / files["changed"]).write_bytes(bytes(changed))
+
+    with caplog.at_level("WARNING"):
+        reopen(app, root)
+
+    for name in ("intact", "small"):
+        assert client.get_object(Bucket=BUCKET, Key=name)["Body"].read() == bodies[name]
+    damage = {
+        "truncated": "holds 1000 bytes, not the 307200 written",
+        "missing": "is missing",
+        "changed": "holds other bytes than those written",
+        "small-changed": "its index row holds other bytes",
+    }
+    for name, what in damage.items():
+        message = lost(lambda name=name: client.get_object(Bucket=BUCKET, Key=name))
+        assert f"s3://{BUCKET}/{name}:" in message and what in message, message
+        lost(lambda name=name: client.head_object(Bucket=BUCKET, Key=name))
+        assert f"s3://{BUCKET}/{name}: " in caplog.text
+    assert "4 of 6 objects are damaged" in caplog.text
+    assert client.list_objects_v2(Bucket=BUCKET)["Contents"] == listing, "listed as written: size, ETag"
+    copy = {"Bucket": BUCKET, "Key": "copy", "CopySource": {"Bucket": BUCKET, "Key": "changed"}}
+    assert "s3://durable-bucket/changed" in lost(lambda: client.copy_object(**copy))
+    tagging = {"Bucket": BUCKET, "Key": "changed", "Tagging": {"TagSet": [{"Key": "k", "Value": "v"}]}}
+    lost(lambda: client.put_object_tagging(**tagging))
+    assert sorted(key for _, key, _ in store_damage.read(root)) == sorted(damage)
+
+    client.put_object(Bucket=BUCKET, Key="truncated", Body=b"a new object")  # what replaces or deletes it works
+    client.delete_object(Bucket=BUCKET, Key="missing")
+    assert client.get_object(Bucket=BUCKET, Key="truncated")["Body"].read() == b"a new object"
+    assert sorted(key for _, key, _ in store_damage.read(root)) == ["changed", "small-changed"]
+    reopen(app, root)
+    assert client.get_object(Bucket=BUCKET, Key="truncated")["Body"].read() == b"a new object"
+    lost(lambda: client.get_object(Bucket=BUCKET, Key="changed"))
+
+
+def test_a_store_of_schema_1_gains_checksums_and_then_knows_its_damage(
+    durable: tuple[DurableS3, Any], root: Path
+) -> None:
+    app, client = durable
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="old", Body=b"written before checksums")
+    with sqlite3.connect(root / "index.sqlite") as db:  # what schema 1 wrote: no digest column
+        db.execute("ALTER TABLE objects DROP COLUMN sha256")
+        db.execute("PRAGMA user_version=1")
+    reopen(app, root)
+    assert client.get_object(Bucket=BUCKET, Key="old")["Body"].read() == b"written before checksums"
+    with sqlite3.connect(root / "index.sqlite") as db:
+        db.execute("UPDATE objects SET inline=? WHERE key='old'", (b"written before CHECKSUMS",))
+    reopen(app, root)
+    assert "holds other bytes" in lost(lambda: client.get_object(Bucket=BUCKET, Key="old"))
+
+
+@pytest.mark.parametrize("damage", [b"garbage header" * 8, b"SQLite format 3\x00" + b"\xff" * 84])
+def test_an_index_sqlite_cannot_read_is_refused_with_how_to_reset(root: Path, damage: bytes) -> None:
+    S3Store(root).close()
+    index = root / "index.sqlite"
+    with open(index, "r+b") as out:
+        out.write(damage)
+    before = index.read_bytes()
+    with pytest.raises(IncompatibleState, match=r"cannot read its S3 index .*python -m local_sagemaker reset"):
+        S3Store(root).restore()
+    assert index.read_bytes() == before, "nothing changed"

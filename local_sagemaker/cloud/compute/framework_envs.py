@@ -13,10 +13,12 @@ for half an hour); the SageMaker training toolkit, which ships only as a source 
 and then comes from uv's cache.
 
 An environment is built under ``<root>/<version>-py<python>`` (one per Python: clouds of two Pythons
-may share a root) in a temporary directory beside it and renamed into
+may share a root) in a temporary directory beside it (``.<name>.building-*``) and renamed into
 place when complete, so a crash mid-build leaves nothing that looks usable. A file lock per environment
 makes concurrent jobs of one version (threads or processes) wait for the one build; later uses find
-the directory and cost a stat and a small JSON read. Its manifest records the Python and the
+the directory and cost a stat and a small JSON read. uv runs under the job supervisor, so a cloud killed
+mid-build (even by ``kill -9``) leaves no uv or build backend running; the next cloud removes the
+temporary directory, once no build holds its lock. Its manifest records the Python and the
 requirements it was built from; an environment whose record differs from the running Python's is rebuilt.
 
 Which versions can run is a function of the Python and of the table below (:data:`CONTAINERS`): each
@@ -44,12 +46,15 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from local_sagemaker.cloud.compute.processes import spawn, under_supervisor
 from local_sagemaker.container import supervisor
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 # Packages that must install from a wheel: compiled, and slow or impossible to build here.
 BINARY_ONLY = ("scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "gevent", "greenlet", "markupsafe", "psutil")
 MANIFEST = "framework-env.json"
+# Infix of the temporary directory a build (an environment, a serving path) fills before renaming it into place.
+BUILDING = ".building-"
 # The distributions a job's log names when it says which environment it runs in.
 HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "sagemaker-training")
 SOURCE = "aws/sagemaker-scikit-learn-container, branch {branch}: requirements.txt and docker/{version}/"
@@ -316,6 +321,21 @@ class FrameworkEnvs:
     def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
         self.root = root
         self.cache_dir = cache_dir
+        self._remove_stale_builds()
+
+    def _remove_stale_builds(self) -> None:
+        """Remove what builds killed with their cloud left: a build holds its environment's lock as long as its
+        temporary directory exists, so a directory whose lock is free is nobody's (clouds may share the root)."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.glob(f".*{BUILDING}*"):
+            name = folder.name[1:].rpartition(BUILDING)[0]
+            with open(self.root / f".{name}.lock", "w") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # being built now, by another cloud sharing this root
+                shutil.rmtree(folder, ignore_errors=True)
 
     def python(self, version: str, progress: Callable[[str], None]) -> Path:
         """The Python of ``version``'s environment, built now if this is its first use; progress lines to ``progress``.
@@ -353,10 +373,10 @@ class FrameworkEnvs:
     def _build(self, version: str, env: Path, progress: Callable[[str], None]) -> None:
         container = CONTAINERS[version]
         progress(f"Preparing the scikit-learn {version} environment (first use on this machine) ...")
-        for stale in self.root.glob(f".{env.name}.building-*"):  # left by a build that crashed: we hold the lock
+        for stale in self.root.glob(f".{env.name}{BUILDING}*"):  # left by a build that crashed: we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(env, ignore_errors=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{env.name}.building-", dir=self.root))
+        building = Path(tempfile.mkdtemp(prefix=f".{env.name}{BUILDING}", dir=self.root))
         try:
             staged = building / "env"
             # --seed: pip, with which the container installs a model's requirements.txt.
@@ -408,10 +428,11 @@ class FrameworkEnvs:
         )
 
     def _uv(self, arguments: list[str], progress: Callable[[str], None]) -> None:
-        """Run uv, its output line by line to ``progress``; raise with its last lines if it fails."""
-        process = subprocess.Popen(
-            [uv_binary(), *arguments, "--no-config"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, env=self._uv_environment(),
+        """Run uv (supervised: see the module's doc), its output line by line to ``progress``; raise with its last
+        lines if it fails."""
+        process = spawn(
+            under_supervisor([uv_binary(), *arguments, "--no-config"]), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=self._uv_environment(),
         )  # fmt: skip
         tail: list[str] = []
         for line in process.stdout:
@@ -438,7 +459,7 @@ class FrameworkEnvs:
             return shim
         with self._lock(shim.name):
             if not (link.is_symlink() and Path(os.readlink(link)) == container):  # absent, or the project moved
-                staged = Path(tempfile.mkdtemp(prefix=".serving-path-", dir=self.root))
+                staged = Path(tempfile.mkdtemp(prefix=f".{shim.name}{BUILDING}", dir=self.root))
                 (staged / "local_sagemaker").mkdir()
                 (staged / "local_sagemaker" / "__init__.py").write_text('"""The container package alone."""\n')
                 (staged / "local_sagemaker" / "container").symlink_to(container)

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tarfile
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from local_sagemaker.cloud.compute.network_isolation import network_isolation
 from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.cloud.compute.serving_requirements import InstallModuleError, install_requirements
 from local_sagemaker.cloud.compute.utilization import UtilizationSampler
+from local_sagemaker.cloud.platform.archives import ArchiveError, unpack
 from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.logs import LogStreamWriter
 from local_sagemaker.cloud.platform.s3 import split_s3_uri
@@ -166,9 +166,8 @@ class ModelServer:
                     f"permissions to download the object. ({error})"
                 ) from error
             try:
-                with tarfile.open(archive) as tar:
-                    tar.extractall(self.root / folder, filter="data")
-            except (tarfile.TarError, OSError) as error:  # not a tar archive, or a member the filter refuses
+                unpack(archive, self.root / folder)
+            except ArchiveError as error:  # not a tar archive, or a member that would land outside the folder
                 what = "model data" if folder == "model" else "source code"
                 raise InstanceFailed(
                     f'Failed to extract {what} archive for container "container_1" from URL "{uri}". Please ensure '

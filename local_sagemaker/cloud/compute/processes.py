@@ -1,8 +1,9 @@
 """Child processes the local cloud starts: each in its own process group, none outliving the cloud or its job.
 
-Jobs and instances run under the job supervisor (``local_sagemaker/container/supervisor.py``, run as a
-script: its docstring says why and how); other children (uv, pip) under :func:`spawn` alone, which the
-kernel kills with the cloud (``PR_SET_PDEATHSIG``).
+Jobs, instances and framework environment builds (uv, which starts build backends of its own) run under
+the job supervisor (``local_sagemaker/container/supervisor.py``, run as a script: its docstring says why
+and how), which kills the whole tree when the cloud dies, even by ``kill -9``; short children under
+:func:`spawn` alone, which the kernel kills with the cloud (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen:
     ).result()
 
 
+def under_supervisor(args: list[str]) -> list[str]:
+    """``args`` as the main process of a job supervisor, which this process must start (with :func:`spawn`).
+
+    ``-P`` and the file's path: the supervisor imports neither the local cloud's package nor its folder's modules.
+    """
+    return [sys.executable, "-P", supervisor.__file__, str(os.getpid()), *args]
+
+
 def spawn_container(
     args: list[str], base_dir: Path, environment: dict[str, str], supervised: bool = False
 ) -> subprocess.Popen:
@@ -57,8 +66,7 @@ def spawn_container(
         **environment,
     }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LINE_WRITES), environment.get("PYTHONPATH")) if p)
-    # -P and the file's path: the supervisor imports neither the local cloud's package nor its folder's modules.
-    command = [sys.executable, "-P", supervisor.__file__, str(os.getpid()), *args] if supervised else args
+    command = under_supervisor(args) if supervised else args
     return spawn(
         command, cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

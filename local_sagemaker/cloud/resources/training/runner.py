@@ -94,6 +94,7 @@ class TrainingRunner:
             return ("Failed", "Failed", "Training job failed", f"{reason}: {error}"[:FAILURE_REASON_LIMIT])
         try:
             workspace.download_channels(s3, request.get("InputDataConfig", []), request.get("RoleArn", ""), region)
+            workspace.unpack_code(s3, request.get("HyperParameters", {}))
         except ChannelError as error:
             return ("Failed", "Failed", "Training job failed", str(error))
         workspace.write_config(request)

@@ -8,15 +8,20 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from local_sagemaker.cloud.platform.archives import ArchiveError, unpack
 from local_sagemaker.cloud.platform.s3 import split_s3_uri
 
 HOST = "algo-1"
 # Where the platform puts this tree in a container; the local cloud relocates it (SAGEMAKER_BASE_DIR).
 CONTAINER_ROOT = "/opt/ml"
+# The hyperparameter naming the job's code: the SDK's sourcedir.tar.gz, in S3 or (network isolation) a channel.
+SUBMIT_DIRECTORY = "sagemaker_submit_directory"
 
 
 class ChannelError(Exception):
-    """An input channel SageMaker could not download; the message is the FailureReason AWS gives."""
+    """An input (a channel, the code) SageMaker could not put in place; the message is the job's FailureReason."""
 
 
 class Workspace:
@@ -26,6 +31,7 @@ class Workspace:
         if root.exists():
             shutil.rmtree(root)
         self.root = root
+        self._code_unpacked_empty = False
         for folder in ("input/config", "input/data", "model", "output/data", "code"):
             (root / folder).mkdir(parents=True)
 
@@ -63,6 +69,8 @@ class Workspace:
             "network_interface_name": "eth0",
         }
         hyperparameters = {key: self._relocated(value) for key, value in request.get("HyperParameters", {}).items()}
+        if self._code_unpacked_empty:  # the toolkit fetches the code again into an empty code/: it may not
+            hyperparameters[SUBMIT_DIRECTORY] = json.dumps(str(self.root / "code"))
         files = {
             "hyperparameters.json": hyperparameters,
             "resourceconfig.json": resources,
@@ -117,8 +125,50 @@ class Workspace:
                 try:
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     s3.download_file(bucket, key, str(destination))
+                except ClientError as error:  # e.g. an object the store lost (405): the job cannot have its data
+                    raise ChannelError(f"ClientError: Data download failed: {source}: {error}") from error
                 except OSError as error:  # e.g. a key that is both an object and a folder ("a" and "a/b")
                     raise ChannelError(f"ClientError: {source} cannot be saved as a file: {error.strerror}.") from error
+
+    def unpack_code(self, s3: Any, hyperparameters: dict[str, str]) -> None:
+        """Unpack the job's code archive into ``code/`` under the one rule for archives (platform/archives.py).
+
+        The training toolkit would unpack it itself, with no filter, on the host: it copies code only into
+        an empty ``code/``, so it finds the code in place and never sees the archive. The archive is read from
+        S3, or from the ``code`` channel of a network-isolated job.
+        """
+        value = hyperparameters.get(SUBMIT_DIRECTORY)
+        if value is None:
+            return
+        try:
+            source = json.loads(value)
+        except ValueError:
+            source = value
+        if not isinstance(source, str):
+            return
+        if source.startswith("s3://"):
+            archive = self.root / "sourcedir.tar.gz"  # the toolkit's temporary download, removed once unpacked
+            bucket, key = split_s3_uri(source)
+            try:
+                s3.download_file(bucket, key, str(archive))
+            except ClientError as error:
+                raise ChannelError(f"ClientError: Failed to download the code from {source}: {error}") from error
+        else:
+            archive = Path(self._in_root(source) or source)
+            if not (archive.is_file() and tarfile.is_tarfile(archive)):
+                return  # a folder or a plain file: the toolkit copies it, it unpacks nothing
+        try:
+            unpack(archive, self.root / "code")
+        except ArchiveError as error:
+            raise ChannelError(
+                f"ClientError: The code archive {source} ({SUBMIT_DIRECTORY}) cannot be unpacked into "
+                f"{CONTAINER_ROOT}/code: {error}. Please make sure it is a tar.gz archive whose members all stay in "
+                "that folder."
+            ) from error
+        finally:
+            if archive.parent == self.root:
+                archive.unlink(missing_ok=True)
+        self._code_unpacked_empty = not any((self.root / "code").iterdir())
 
     def upload_artifacts(self, s3: Any, output_path: str, job_name: str) -> str:
         """``model/`` becomes model.tar.gz and ``output/data`` output.tar.gz under <output>/<job>/output/."""

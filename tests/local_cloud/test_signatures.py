@@ -36,15 +36,7 @@ REGION = "us-east-1"
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
 
 
-@pytest.fixture(autouse=True)
-def no_traceback_in_the_log(cloud: launcher.CloudInfo) -> Iterator[None]:
-    """Whatever a test sent, the cloud logged no traceback for it (a 500 would have one)."""
-    log = cloud.state_dir / "cloud.log"
-    start = log.stat().st_size
-    yield
-    with log.open("rb") as file:
-        file.seek(start)
-        assert b"Traceback" not in file.read()
+pytestmark = pytest.mark.usefixtures("no_traceback_in_the_log")
 
 
 def client(cloud: launcher.CloudInfo, service: str, config: Config | None = None, **options: Any) -> Any:

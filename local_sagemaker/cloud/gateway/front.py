@@ -87,13 +87,13 @@ class Front:
         region, service = credential_scope(environ) or ("", None)
         if path.startswith(MOTO_OWN_PATHS):
             refusal = AwsError("AccessDenied", f"The local cloud does not serve {path}.", status=403)
-            return self._send(start_response, *error_response(refusal, "json" in environ.get("CONTENT_TYPE", "")))
+            return self._send(start_response, *self.refusal(environ, refusal))
         try:
             caller = self.signatures.check(environ, lambda: self._read_body(environ))
             if service == "sts":
                 roles.check_assume_role(environ, self._read_body(environ), caller.arn)
         except AwsError as refusal:
-            return self._send(start_response, *self._refusal(environ, refusal))
+            return self._send(start_response, *self.refusal(environ, refusal))
         if service in MOTO_SERVICES:
             return self.moto_apps.get(service, self.moto)(environ, start_response)
         request_id = environ[REQUEST_ID] = str(uuid.uuid4())
@@ -188,7 +188,7 @@ class Front:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValidationError(f"The request body is not valid JSON: {error}.") from None
 
-    def _refusal(self, environ: dict[str, Any], error: AwsError) -> tuple[int, list[tuple[str, str]], bytes]:
+    def refusal(self, environ: dict[str, Any], error: AwsError) -> tuple[int, list[tuple[str, str]], bytes]:
         """An authentication refusal in the wire format of the service the request was meant for."""
         answering = family(environ)
         if answering == "s3":
@@ -226,7 +226,7 @@ class Front:
         return [body]
 
 
-def own_address_only(app: Callable, port: int) -> Callable:
+def own_address_only(app: Front, port: int) -> Callable:
     """``app`` answering only requests addressed to the cloud itself: Host ``127.0.0.1:<port>`` or ``localhost:<port>``.
 
     A web page the user opens may make its own domain name resolve to 127.0.0.1 (DNS rebinding) and then call
@@ -239,8 +239,7 @@ def own_address_only(app: Callable, port: int) -> Callable:
         if host.lower() in hosts:
             return app(environ, start_response)
         refusal = AwsError("AccessDenied", f"The Host {host!r} is not the local cloud's address.", status=403)
-        status, headers, body = error_response(refusal, "json" in environ.get("CONTENT_TYPE", ""))
-        return Front._send(start_response, status, headers, body)
+        return Front._send(start_response, *app.refusal(environ, refusal))
 
     return guarded
 

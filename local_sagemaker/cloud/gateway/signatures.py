@@ -32,6 +32,7 @@ from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
+PRESIGNED = {"X-Amz-Signature", "X-Amz-Credential", "AWSAccessKeyId"}  # query parameters of a presigned URL
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def family(environ: dict[str, Any]) -> str:
-    """The error family answering ``environ`` (see ``auth_errors.family_of``)."""
+    """The error family answering ``environ`` (see ``auth_errors.family_of``); a presigned URL is S3's."""
+    if not environ.get("HTTP_AUTHORIZATION") and PRESIGNED & parse_qs(environ.get("QUERY_STRING", "")).keys():
+        return "s3"
     scope = credential_scope(environ)
     return family_of(environ, scope[1] if scope else None)
 

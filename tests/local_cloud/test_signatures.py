@@ -83,9 +83,13 @@ def stored(s3: Any, key: str) -> bytes | None:
 # --- the payload: S3 ------------------------------------------------------------------------------------------
 
 
+def signing_key_of_example() -> bytes:
+    return signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", REGION, "s3")
+
+
 def aws_example_chain() -> payloads.Chain:
     """AWS's published example of a chunked upload (sigv4-streaming): its key, time, scope and seed signature."""
-    key = signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", REGION, "s3")
+    key = signing_key_of_example()
     seed = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
     return payloads.Chain(
         "20130524T000000Z",
@@ -121,10 +125,6 @@ def test_the_chunk_verifier_accepts_awss_published_example_and_refuses_it_altere
     with pytest.raises(AuthError) as raised:
         payloads.check(streaming, aws_example_body(), "66561", chain)
     assert (raised.value.code, raised.value.status) == ("IncompleteBody", 400)
-
-
-def signing_key_of_example() -> bytes:
-    return signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", REGION, "s3")
 
 
 def test_an_s3_put_signed_for_one_body_is_refused_with_another(cloud, s3) -> None:

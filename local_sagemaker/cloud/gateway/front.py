@@ -116,7 +116,7 @@ class Front:
         refusal = AwsError(
             "UnsupportedOperation",
             f"The local cloud does not provide the AWS service {service or '(unsigned request)'!r}. "
-            "It answers S3, STS, IAM, CloudWatch Logs, CloudWatch and the SageMaker actions the maze uses; "
+            "It answers S3, STS, IAM, CloudWatch Logs, CloudWatch, KMS and the SageMaker actions the maze uses; "
             "run against AWS (MAZE_TARGET=aws) for anything else.",
         )
         return self._send(start_response, *error_response(refusal, json_protocol))

@@ -33,7 +33,7 @@ from local_sagemaker.cloud.resources.hosting.operations import HostingService
 from local_sagemaker.cloud.resources.hosting.runtime import Runtime, error_body
 from local_sagemaker.cloud.resources.training.operations import TrainingService
 from local_sagemaker.cloud.resources.training.runner import TrainingRunner
-from local_sagemaker.common.account import ROLE_NAME
+from local_sagemaker.common.account import ROLE_NAME, SESSION_SECONDS
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.common.state_files import forget, write_private
 
@@ -134,7 +134,10 @@ class LocalCloud:
     def _bootstrap(self) -> None:
         """The account a participant finds on AWS: an execution role SageMaker may assume."""
         iam = self.aws.client("iam", "us-east-1")
-        iam.create_role(RoleName=ROLE_NAME, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))
+        iam.create_role(
+            RoleName=ROLE_NAME, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+            MaxSessionDuration=SESSION_SECONDS,
+        )  # fmt: skip
 
     def _watch(self) -> None:
         idle_since: float | None = None

@@ -18,7 +18,7 @@ import botocore.handlers
 from botocore.exceptions import EndpointConnectionError
 
 from local_sagemaker.common import state_files
-from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN
+from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION, ROLE_ARN, SESSION_SECONDS
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.sdk_polling import POLL_SCALE, ScaledClock, when_imported
 from local_sagemaker.kernel.supported_python import require as require_supported_python
@@ -94,9 +94,12 @@ def _point_at(info: launcher.CloudInfo) -> Connection:
         SAGEMAKER_USER_CONFIG_OVERRIDE=str(_write_sdk_config(info.state_dir, region)),
     )
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    # As in a Studio notebook, the kernel works as the SageMaker execution role.
+    # As in a Studio notebook, the kernel works as the SageMaker execution role, for a workshop day: the cloud
+    # enforces the session's Expiration as STS does, and Studio's refreshing credentials have no twin here.
     sts = boto3.session.Session().client("sts", endpoint_url=info.endpoint, region_name=region)
-    credentials = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="maze-participant")["Credentials"]
+    credentials = sts.assume_role(
+        RoleArn=ROLE_ARN, RoleSessionName="maze-participant", DurationSeconds=SESSION_SECONDS
+    )["Credentials"]
     os.environ.update(
         AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
         AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],

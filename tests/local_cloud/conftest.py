@@ -66,6 +66,17 @@ def cloud(answers_checked: None) -> launcher.CloudInfo:
     return session_cloud()
 
 
+@pytest.fixture
+def no_traceback_in_the_log(cloud: launcher.CloudInfo) -> Iterator[None]:
+    """Whatever the test sent, the cloud logged no traceback for it (an unforeseen error, a 500, would have one)."""
+    log = cloud.state_dir / "cloud.log"
+    start = log.stat().st_size
+    yield
+    with log.open("rb") as file:
+        file.seek(start)
+        assert b"Traceback" not in file.read()
+
+
 @pytest.fixture(scope="session")
 def sm(cloud: launcher.CloudInfo) -> Any:
     return cloud.client("sagemaker")

@@ -13,12 +13,13 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local_sagemaker.cloud.gateway import side_calls
-from local_sagemaker.cloud.gateway.signatures import Signatures, family_of
+from local_sagemaker.cloud.gateway import roles, side_calls
+from local_sagemaker.cloud.gateway.auth_errors import s3_error
+from local_sagemaker.cloud.gateway.signatures import Signatures, credential_scope, family
 from local_sagemaker.cloud.gateway.validation import (
     answer_violations,
     check_request,
@@ -27,10 +28,9 @@ from local_sagemaker.cloud.gateway.validation import (
 )
 from local_sagemaker.cloud.platform.errors import AwsError, ValidationError, error_response, internal_failure
 from local_sagemaker.cloud.platform.page_tokens import PageTokens
-from local_sagemaker.common.account import DEFAULT_REGION
 
-# Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch.
-MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring"})
+# Services moto answers for the local cloud (signing names): S3, STS, IAM, CloudWatch Logs, CloudWatch, KMS.
+MOTO_SERVICES = frozenset({"s3", "sts", "iam", "logs", "monitoring", "kms"})
 # Paths moto's dispatcher serves itself whatever the service: its admin API (state dump, reset, seed, recorder)
 # and an EC2 instance-metadata stand-in. None is AWS; anyone on the machine could wipe or read the cloud with them.
 MOTO_OWN_PATHS = ("/moto-api", "/latest/meta-data/", "/latest/api/")
@@ -52,24 +52,6 @@ REASONS = {
 ANSWER_BREACH = "answer outside botocore's model: SageMaker"  # the cloud.log line a session's end can look for
 REQUEST_ID = "local_sagemaker.request_id"  # WSGI environ key: the id of the request, in its answer and in the log
 log = logging.getLogger(__name__)
-
-
-def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
-    """Region and service a SigV4 request was signed for: ``Credential=AKID/date/<region>/<service>/aws4_request``.
-
-    A presigned URL carries it in its query (``X-Amz-Credential``); one presigned with SigV2 is S3's.
-    """
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    if not auth and "X-Amz-Credential" in query:
-        auth = f"Credential={query['X-Amz-Credential'][0]}"
-    elif not auth and "AWSAccessKeyId" in query:
-        return DEFAULT_REGION, "s3"
-    try:
-        parts = auth.split("Credential=")[1].split(",")[0].split("/")
-        return parts[2], parts[3]
-    except IndexError:
-        return None
 
 
 class Front:
@@ -105,11 +87,13 @@ class Front:
         region, service = credential_scope(environ) or ("", None)
         if path.startswith(MOTO_OWN_PATHS):
             refusal = AwsError("AccessDenied", f"The local cloud does not serve {path}.", status=403)
-            return self._send(start_response, *error_response(refusal, "json" in environ.get("CONTENT_TYPE", "")))
+            return self._send(start_response, *self.refusal(environ, refusal))
         try:
-            self.signatures.check(environ, lambda: self._read_body(environ))
+            caller = self.signatures.check(environ, lambda: self._read_body(environ))
+            if service == "sts":
+                roles.check_assume_role(environ, self._read_body(environ), caller.arn)
         except AwsError as refusal:
-            return self._send(start_response, *error_response(refusal, family_of(environ) == "json"))
+            return self._send(start_response, *self.refusal(environ, refusal))
         if service in MOTO_SERVICES:
             return self.moto_apps.get(service, self.moto)(environ, start_response)
         request_id = environ[REQUEST_ID] = str(uuid.uuid4())
@@ -132,7 +116,7 @@ class Front:
         refusal = AwsError(
             "UnsupportedOperation",
             f"The local cloud does not provide the AWS service {service or '(unsigned request)'!r}. "
-            "It answers S3, STS, IAM, CloudWatch Logs, CloudWatch and the SageMaker actions the maze uses; "
+            "It answers S3, STS, IAM, CloudWatch Logs, CloudWatch, KMS and the SageMaker actions the maze uses; "
             "run against AWS (MAZE_TARGET=aws) for anything else.",
         )
         return self._send(start_response, *error_response(refusal, json_protocol))
@@ -204,6 +188,15 @@ class Front:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValidationError(f"The request body is not valid JSON: {error}.") from None
 
+    def refusal(self, environ: dict[str, Any], error: AwsError) -> tuple[int, list[tuple[str, str]], bytes]:
+        """An authentication refusal in the wire format of the service the request was meant for."""
+        answering = family(environ)
+        if answering == "s3":
+            return s3_error(error)
+        if answering == "runtime":
+            return self.invoke_error(error)
+        return error_response(error, json_protocol=answering == "json")
+
     @staticmethod
     def _check_answer(environ: dict[str, Any], action: str, result: dict[str, Any]) -> None:
         """A clear line in cloud.log for an answer outside botocore's model: clients may fail on it, as tests do."""
@@ -219,9 +212,11 @@ class Front:
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        """The body, read once and put back for whoever answers; a chunked one the server de-chunks ends by itself."""
+        stream, length = environ["wsgi.input"], environ.get("CONTENT_LENGTH") or ""
+        terminated = environ.get("wsgi.input_terminated")
+        body = stream.read(int(length)) if length.isdigit() else stream.read() if terminated else b""
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         return body
 
     @staticmethod
@@ -231,7 +226,7 @@ class Front:
         return [body]
 
 
-def own_address_only(app: Callable, port: int) -> Callable:
+def own_address_only(app: Front, port: int) -> Callable:
     """``app`` answering only requests addressed to the cloud itself: Host ``127.0.0.1:<port>`` or ``localhost:<port>``.
 
     A web page the user opens may make its own domain name resolve to 127.0.0.1 (DNS rebinding) and then call
@@ -244,8 +239,7 @@ def own_address_only(app: Callable, port: int) -> Callable:
         if host.lower() in hosts:
             return app(environ, start_response)
         refusal = AwsError("AccessDenied", f"The Host {host!r} is not the local cloud's address.", status=403)
-        status, headers, body = error_response(refusal, "json" in environ.get("CONTENT_TYPE", ""))
-        return Front._send(start_response, status, headers, body)
+        return Front._send(start_response, *app.refusal(environ, refusal))
 
     return guarded
 

@@ -3,16 +3,20 @@
 The front recomputes each request's signature with botocore's own signer (``SigV4Auth``, ``S3SigV4Auth``)
 and the secret of the key the request names, and compares in constant time. Keys: the one the cloud
 issues at each start (its connection file, 0600, hands it to ``connect()``, the CLI and the cloud's own
-clients) and the session credentials STS ``AssumeRole`` issued (moto's STS keeps them).
+clients) and the session credentials STS ``AssumeRole`` issued (moto's STS keeps them), until their
+``Expiration``. Beyond the signature: the request's time (``request_time``) and, for S3, whose signature
+covers a declared hash rather than the body, the body itself (``payloads``). Whatever a caller sends, the
+answer is AWS's refusal for the service's family (``auth_errors``), never a crash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import string
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,38 +26,21 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 from moto.sts.models import sts_backends
 
-from local_sagemaker.cloud.platform.errors import AwsError
-from local_sagemaker.common.account import ACCOUNT_ID
+from local_sagemaker.cloud.gateway import payloads, request_time
+from local_sagemaker.cloud.gateway.auth_errors import family_of, refusal
+from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-# What each protocol family answers (AWS's common errors; S3's own codes; JSON services' exception names).
-CODES = {
-    "s3": {
-        "missing": ("AccessDenied", 403),
-        "malformed": ("AuthorizationHeaderMalformed", 400),
-        "unknown": ("InvalidAccessKeyId", 403),
-        "mismatch": ("SignatureDoesNotMatch", 403),
-    },
-    "json": {
-        "missing": ("MissingAuthenticationTokenException", 403),
-        "malformed": ("IncompleteSignatureException", 400),
-        "unknown": ("UnrecognizedClientException", 400),
-        "mismatch": ("InvalidSignatureException", 400),
-    },
-    "query": {
-        "missing": ("MissingAuthenticationToken", 403),
-        "malformed": ("IncompleteSignature", 400),
-        "unknown": ("InvalidClientTokenId", 403),
-        "mismatch": ("SignatureDoesNotMatch", 403),
-    },
-}
-MESSAGES = {
-    "missing": "Request is missing Authentication Token",
-    "malformed": "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' (AWS4-HMAC-SHA256).",
-    "unknown": "The security token included in the request is invalid.",
-    "mismatch": "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method.",
-}
+ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
+PRESIGNED = {"X-Amz-Signature", "X-Amz-Credential", "AWSAccessKeyId"}  # query parameters of a presigned URL
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed: the credentials and the ARN AWS would name in an authorization error."""
+
+    credentials: Credentials
+    arn: str
 
 
 def issue_key() -> dict[str, str]:
@@ -65,15 +52,40 @@ def issue_key() -> dict[str, str]:
     }
 
 
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """Region and service a request was signed for: ``Credential=AKID/date/<region>/<service>/aws4_request``.
+
+    A presigned URL carries it in its query (``X-Amz-Credential``); one presigned with SigV2 is S3's.
+    """
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if not auth and "X-Amz-Credential" in query:
+        auth = f"Credential={query['X-Amz-Credential'][0]}"
+    elif not auth and "AWSAccessKeyId" in query:
+        return DEFAULT_REGION, "s3"
+    parts = auth.split("Credential=", 1)[-1].split(",")[0].split("/")
+    if "Credential=" not in auth or len(parts) != 5:
+        return None
+    return parts[2], parts[3]
+
+
+def family(environ: dict[str, Any]) -> str:
+    """The error family answering ``environ`` (see ``auth_errors.family_of``); a presigned URL is S3's."""
+    if not environ.get("HTTP_AUTHORIZATION") and PRESIGNED & parse_qs(environ.get("QUERY_STRING", "")).keys():
+        return "s3"
+    scope = credential_scope(environ)
+    return family_of(environ, scope[1] if scope else None)
+
+
 class Signatures:
     """Checks a WSGI request's signature; raises the ``AwsError`` AWS would answer when it does not hold."""
 
     def __init__(self, key: dict[str, str]) -> None:
         self.key = key
 
-    def check(self, environ: dict[str, Any], read_body: Callable[[], bytes]) -> None:
-        """Raise unless signed; ``read_body`` is called only when the signature covers the body itself."""
-        family = family_of(environ)
+    def check(self, environ: dict[str, Any], read_body: Callable[[], bytes]) -> Caller:
+        """Who signed the request; raises unless it is signed, in time, and (S3) its body is the one signed."""
+        answering = family(environ)
         header = environ.get("HTTP_AUTHORIZATION", "")
         query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if not header and "X-Amz-Signature" in query:
@@ -81,44 +93,40 @@ class Signatures:
         if not header and {"AWSAccessKeyId", "Signature", "Expires"} <= set(query):
             return self._check_presigned_v2(environ, query)
         if not header:
-            raise _error(family, "missing")
+            raise refusal(answering, "missing")
         fields = _fields(header)
         if fields is None:
-            raise _error(family, "malformed")
+            raise refusal(answering, "malformed")
         key_id, _, region, service, _ = fields["Credential"]
-        credentials = self._credentials(key_id, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
-        if credentials is None:
-            raise _error(family, "unknown")
-        if "HTTP_X_AMZ_DATE" not in environ:
-            raise _error(family, "malformed")
-        signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(credentials, service, region)
+        caller = self._caller(answering, key_id, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"))
+        request_time.check_header_date(answering, environ.get("HTTP_X_AMZ_DATE"))
         headers = {name: _header(environ, name) for name in fields["SignedHeaders"]}
-        # S3 signs the payload's hash as a header (or UNSIGNED-PAYLOAD, or a streaming marker): no body to read.
-        request = AWSRequest(
-            method=environ["REQUEST_METHOD"],
-            url=f"http://{environ.get('HTTP_HOST', '')}{environ.get('RAW_URI') or environ.get('PATH_INFO', '')}",
-            data=b"" if "x-amz-content-sha256" in headers else read_body(),
-            headers=headers,
-        )
+        declared = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+        body = b"" if service == "s3" and declared is not None else read_body()
+        if service != "s3" and declared is not None and declared != hashlib.sha256(body).hexdigest():
+            raise refusal(answering, "mismatch")  # what AWS signs for these services is the body itself
+        signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(caller.credentials, service, region)
+        request = AWSRequest(method=environ["REQUEST_METHOD"], url=_url(environ), data=body, headers=headers)
         request.context["timestamp"] = environ["HTTP_X_AMZ_DATE"]
-        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, fields["Signature"][0]):
-            raise _error(family, "mismatch")
+        seed = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        if not _same(seed, fields["Signature"][0]):
+            raise refusal(answering, "mismatch")
+        if service == "s3":
+            chain = payloads.Chain(
+                environ["HTTP_X_AMZ_DATE"], signer.credential_scope(request), seed,
+                lambda text: signer.signature(text, request),
+            )  # fmt: skip
+            payloads.check(declared, read_body(), environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH"), chain)
+        return caller
 
-    def _check_presigned_v4(self, environ: dict[str, Any], query: dict[str, str]) -> None:
+    def _check_presigned_v4(self, environ: dict[str, Any], query: dict[str, str]) -> Caller:
         """A URL S3 presigned with SigV4 (``X-Amz-Signature``): the signature covers the query, not the payload."""
-        credential = query.get("X-Amz-Credential", "").split("/")
-        if len(credential) != 5 or not {"X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders"} <= set(query):
-            raise _error("s3", "malformed")
-        credentials = self._credentials(credential[0], query.get("X-Amz-Security-Token"))
-        if credentials is None:
-            raise _error("s3", "unknown")
-        signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        _refuse_expired(signed_at.timestamp() + int(query["X-Amz-Expires"]))
-        raw = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
-        path, _, query_string = raw.partition("?")
+        expires = request_time.check_presigned_v4(query)  # first: the parameters' shape, then the key
+        credential = query["X-Amz-Credential"].split("/")
+        caller = self._caller("s3", credential[0], query.get("X-Amz-Security-Token"))
+        path, _, query_string = _raw_uri(environ).partition("?")
         unsigned = "&".join(part for part in query_string.split("&") if not part.startswith("X-Amz-Signature="))
-        signer = S3SigV4QueryAuth(credentials, credential[3], credential[2], expires=int(query["X-Amz-Expires"]))
+        signer = S3SigV4QueryAuth(caller.credentials, credential[3], credential[2], expires=expires)
         request = AWSRequest(
             method=environ["REQUEST_METHOD"],
             url=f"http://{environ.get('HTTP_HOST', '')}{path}?{unsigned}",
@@ -126,33 +134,35 @@ class Signatures:
         )
         request.context["timestamp"] = query["X-Amz-Date"]
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
-            raise _error("s3", "mismatch")
+        if not _same(expected, query["X-Amz-Signature"]):
+            raise refusal("s3", "mismatch")
+        return caller
 
-    def _check_presigned_v2(self, environ: dict[str, Any], query: dict[str, str]) -> None:
+    def _check_presigned_v2(self, environ: dict[str, Any], query: dict[str, str]) -> Caller:
         """A URL S3 presigned with SigV2 (what boto3 makes by default for us-east-1): HMAC-SHA1 over the request."""
-        credentials = self._credentials(query["AWSAccessKeyId"], query.get("x-amz-security-token"))
-        if credentials is None:
-            raise _error("s3", "unknown")
-        _refuse_expired(float(query["Expires"]))
+        caller = self._caller("s3", query["AWSAccessKeyId"], query.get("x-amz-security-token"))
+        request_time.check_presigned_v2(query["Expires"])
         headers = HTTPHeaders()
         for name in ("Content-MD5", "Content-Type"):
             if _header(environ, name):
                 headers[name] = _header(environ, name)
-        raw = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
-        expected = _SignedUntil(credentials, query["Expires"]).get_signature(
-            environ["REQUEST_METHOD"], urlsplit(raw), headers
+        expected = _SignedUntil(caller.credentials, query["Expires"]).get_signature(
+            environ["REQUEST_METHOD"], urlsplit(_raw_uri(environ)), headers
         )
-        if not hmac.compare_digest(expected, query["Signature"]):
-            raise _error("s3", "mismatch")
+        if not _same(expected, query["Signature"]):
+            raise refusal("s3", "mismatch")
+        return caller
 
-    def _credentials(self, key_id: str, token: str | None) -> Credentials | None:
-        if hmac.compare_digest(key_id, self.key["AccessKeyId"]) and token is None:
-            return Credentials(key_id, self.key["SecretAccessKey"])
+    def _caller(self, answering: str, key_id: str, token: str | None) -> Caller:
+        """The caller whose key ``key_id`` is; AWS's refusal for a key it never issued or whose session ended."""
+        if _same(key_id, self.key["AccessKeyId"]) and token is None:
+            return Caller(Credentials(key_id, self.key["SecretAccessKey"]), ROOT)
         for role in sts_backends[ACCOUNT_ID]["aws"].assumed_roles:
-            if role.access_key_id == key_id and token is not None and hmac.compare_digest(token, role.session_token):
-                return Credentials(key_id, role.secret_access_key, token)
-        return None
+            if _same(role.access_key_id, key_id) and token is not None and _same(role.session_token, token):
+                if role.expiration.replace(tzinfo=UTC) <= datetime.now(UTC):
+                    raise refusal(answering, "expired_token")
+                return Caller(Credentials(key_id, role.secret_access_key, token), role.arn)
+        raise refusal(answering, "unknown")
 
 
 class _SignedUntil(HmacV1QueryAuth):
@@ -166,9 +176,9 @@ class _SignedUntil(HmacV1QueryAuth):
         return self._until
 
 
-def _refuse_expired(until: float) -> None:
-    if time.time() > until:
-        raise AwsError("AccessDenied", "Request has expired", 403)
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison of any two strings a caller may send (``hmac`` refuses non-ASCII ``str``)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogateescape"), given.encode("utf-8", "surrogateescape"))
 
 
 def _fields(header: str) -> dict[str, list[str]] | None:
@@ -189,22 +199,14 @@ def _fields(header: str) -> dict[str, list[str]] | None:
     return fields
 
 
+def _raw_uri(environ: dict[str, Any]) -> str:
+    return environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+
+
+def _url(environ: dict[str, Any]) -> str:
+    return f"http://{environ.get('HTTP_HOST', '')}{_raw_uri(environ)}"
+
+
 def _header(environ: dict[str, Any], name: str) -> str:
     key = name.upper().replace("-", "_")
     return str(environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}", ""))
-
-
-def family_of(environ: dict[str, Any]) -> str:
-    """Which error family answers: S3's, a JSON service's, or the query protocol's (STS, IAM, CloudWatch)."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    if "/s3/" in header or "X-Amz-Credential" in query or "AWSAccessKeyId" in query:
-        return "s3"
-    if "json" in environ.get("CONTENT_TYPE", "") or "/sagemaker/" in header:
-        return "json"
-    return "query"
-
-
-def _error(family: str, case: str) -> AwsError:
-    code, status = CODES[family][case]
-    return AwsError(code, MESSAGES[case], status)

@@ -1,8 +1,9 @@
-"""One local cloud for the whole test session, in a temporary state dir, stopped at the end; and
-notebook cells under nbval that fail when they raise, whatever the SDK does to IPython.
+"""The test session: its tiers (markers), its local cloud, started lazily in a temporary state dir and stopped
+at the end, and notebook cells under nbval that fail when they raise, whatever the SDK does to IPython.
 
-The notebooks under nbval find the cloud through MAZE_STATE_DIR, which their kernels inherit,
-exactly as a participant's notebooks find the cloud their first cell started.
+The notebooks under nbval find the cloud through MAZE_STATE_DIR, which their kernels inherit (it is set when
+the session starts, the cloud itself is started before a notebook's first cell), exactly as a participant's
+notebooks find the cloud their first cell started.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from pathlib import Path
 import pytest
 from nbval.plugin import IPyNbCell, NbCellError
 
-from local_sagemaker.kernel import launcher
+from tests.session_cloud import SESSION_CLOUD, SessionCloud
+
+# The tiers: a test is ``unit`` when it is none of these (``make test-fast`` runs the unit tier).
+NOT_UNIT = ("cloud", "notebooks", "slow", "network")
+# Modules run first (pytest-xdist hands out whole modules in collection order): a long one starts early
+# rather than becoming the session's tail.
+LONGEST_FIRST = ("test_rehearsal.py", "test_install.py", "test_load_with_faults.py")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -26,15 +33,39 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ["MAZE_SERVERLESS_IDLE_SECONDS"] = "3"
     # Every cloud of the session (and of later sessions on this machine) shares one build per framework version.
     os.environ.setdefault("MAZE_FRAMEWORKS_DIR", str(Path.home() / ".cache" / "sagemaker-maze" / "frameworks"))
-    session.config.stash[STATE] = state
-    launcher.find_or_start(state, idle_seconds=None)
+    session.config.stash[SESSION_CLOUD] = SessionCloud(state)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    state = session.config.stash.get(STATE, None)
-    if state is not None:
-        launcher.stop(state)
-        shutil.rmtree(state, ignore_errors=True)
+    cloud = session.config.stash.get(SESSION_CLOUD, None)
+    if cloud is not None:
+        cloud.stop()
+        shutil.rmtree(cloud.state, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, and put the longest modules first.
+
+    A notebook cell is ``notebooks``, ``slow`` and ``cloud``; a test using the ``cloud`` fixture (directly or
+    through another fixture) is ``cloud``; ``slow`` and ``network`` are marked by hand on the tests they fit;
+    a test that is none of these is ``unit``.
+    """
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            for name in ("notebooks", "slow", "cloud"):
+                item.add_marker(name)
+        elif "cloud" in getattr(item, "fixturenames", ()):
+            item.add_marker("cloud")
+        if not any(item.get_closest_marker(name) for name in NOT_UNIT):
+            item.add_marker("unit")
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: each module's order stays
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A notebook's cells talk to the session's cloud (their kernel's ``connect()`` finds it): start it first."""
+    if isinstance(item, IPyNbCell):
+        item.config.stash[SESSION_CLOUD].get()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -77,5 +108,3 @@ def pytest_runtest_call(item: pytest.Item) -> object:
         )
     return result
 
-
-STATE = pytest.StashKey[Path]()

@@ -40,8 +40,7 @@ from tests.local_cloud.hosting import (
     wait_endpoint,
 )
 from tests.local_cloud.jobs import BUCKET, submit, unique, wait
-from tests.local_cloud.test_security import request
-from tests.local_cloud.test_validation import NO_CLIENT_CHECKS
+from tests.local_cloud.raw_calls import NO_CLIENT_CHECKS, request
 
 PROCESSES, THREADS, PER_THREAD = 4, 50, 4  # 200 invocations in flight, 800 in all
 JOB_CLIENTS, JOBS_EACH = 2, 10

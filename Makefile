@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The offline environment's exact versions for this Python (make lock writes them from pyproject.toml).
 LOCK := requirements/lock-py$(PYTHON_VERSION).txt
 
-.PHONY: setup maze test lint bench clean lab lock
+.PHONY: setup maze test test-fast lint bench clean lab lock
 
 setup: $(VENV)/.installed-py$(PYTHON_VERSION)
 
@@ -35,6 +35,10 @@ test: setup
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
+## The edit loop: the unit tier alone (no local cloud, no network, nothing slow), in under a minute.
+test-fast: setup
+	$(BIN)/python -m pytest -m unit
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
@@ -43,14 +47,14 @@ lint: setup
 lab: setup
 	$(BIN)/python -m maze.lab $(if $(LAB_ROOT),--root $(LAB_ROOT))
 
-## Benchmarks print figures; they are not tests.
+## Benchmarks print figures; they are not tests. Modules run from the root: they import testing/, as the tests do.
 bench: setup
-	$(BIN)/python benchmarks/training.py
-	$(BIN)/python benchmarks/endpoints.py
-	$(BIN)/python benchmarks/batch.py
-	$(BIN)/python benchmarks/s3_durability.py
-	$(BIN)/python benchmarks/durable_state.py
-	$(BIN)/python benchmarks/framework_envs.py
+	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.endpoints
+	$(BIN)/python -m benchmarks.batch
+	$(BIN)/python -m benchmarks.s3_durability
+	$(BIN)/python -m benchmarks.durable_state
+	$(BIN)/python -m benchmarks.framework_envs
 
 clean:
 	$(BIN)/python -m local_sagemaker down || true

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 
 
 class SessionCloud:

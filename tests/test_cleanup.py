@@ -22,8 +22,8 @@ from nbclient import NotebookClient
 
 from local_sagemaker.kernel import cleanup
 from local_sagemaker.kernel.cleanup import delete_team_endpoints, delete_team_resources, team_names
+from testing.training_jobs import ROLE
 from tests.local_cloud.hosting import create_config, create_model, upload_model, wait_endpoint
-from tests.local_cloud.jobs import ROLE
 
 
 @pytest.fixture(scope="module")

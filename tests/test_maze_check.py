@@ -33,9 +33,9 @@ from maze.provisioning import team_waits
 from maze.run import record_cloud_side
 from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from maze.tasks import TaskResult, run_notebook
+from testing.training_jobs import BUCKET
 from tests.board_helpers import REAL_TIME, TASKS, TWO_DIGITS, deploy_and_delete, fresh_team, maze_cli, rows
 from tests.local_cloud.hosting import INPUT_FN, create_model, upload_model
-from tests.local_cloud.jobs import BUCKET
 from tests.notebooks import ROOT
 
 

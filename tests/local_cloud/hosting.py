@@ -16,7 +16,7 @@ import psutil
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, unique, upload_source
+from testing.training_jobs import BUCKET, IMAGE, ROLE, unique, upload_source
 
 MODEL_FN = """
 import os, joblib

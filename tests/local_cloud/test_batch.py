@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError, WaiterError
 from sklearn.datasets import load_digits
 
 from maze import evidence
+from testing.training_jobs import BUCKET, unique
 from tests.local_cloud.hosting import INPUT_FN, create_model, endpoint_processes, upload_model
-from tests.local_cloud.jobs import BUCKET, unique
 
 DIGITS = load_digits()
 def csv_lines(rows) -> str:

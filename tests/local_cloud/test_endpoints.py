@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import FLUSH_SECONDS
 from maze import evidence
+from testing.training_jobs import BUCKET
 from tests.local_cloud.hosting import (
     DIGITS,
     create_config,
@@ -30,7 +31,6 @@ from tests.local_cloud.hosting import (
     upload_model,
     wait_endpoint,
 )
-from tests.local_cloud.jobs import BUCKET
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from local_sagemaker.common import state_files
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.connect import _write_sdk_config
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 from tests.local_cloud.raw_calls import request
 
 SIGNED_FOR_S3 = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"

@@ -18,8 +18,8 @@ from local_sagemaker.cloud.gateway.signatures import Signatures, issue_key
 from local_sagemaker.cloud.gateway.validation import aws_path, java_pattern, operation_model
 from local_sagemaker.cloud.resources.hosting.runtime import error_body
 from local_sagemaker.kernel import launcher
+from testing.training_jobs import ROLE
 from tests import answer_contract
-from tests.local_cloud.jobs import ROLE
 from tests.local_cloud.raw_calls import NO_CLIENT_CHECKS
 
 BROKEN_FRONT_KEY = issue_key()

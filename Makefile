@@ -30,10 +30,13 @@ maze: setup
 	$(BIN)/python -m maze
 
 ## Run the tests: lint, the import contracts (pyproject.toml), unit tests, local cloud tests, every notebook under nbval.
+# In TEST_WORKERS processes (pytest-xdist), each with its own local cloud, whole modules at a time (their
+# module fixtures are built once), the longest first (the root conftest.py orders them); the slowest 25 listed.
+TEST_WORKERS ?= 3
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 ## The edit loop: the unit tier alone (no local cloud, no network, nothing slow), in under a minute.
 test-fast: setup

@@ -20,8 +20,10 @@ from tests.session_cloud import SESSION_CLOUD, SessionCloud
 
 # The tiers: a test is ``unit`` when it is none of these (``make test-fast`` runs the unit tier).
 NOT_UNIT = ("cloud", "notebooks", "slow", "network")
-# Modules run first (pytest-xdist hands out whole modules in collection order): a long one starts early
-# rather than becoming the session's tail.
+# The local cloud's own tests: each talks to the session's cloud or starts one of its own.
+CLOUD_TESTS = Path(__file__).resolve().parent / "tests" / "local_cloud"
+# The longest modules, longest first, run before the rest (`make test` hands whole modules to its pytest-xdist
+# workers in collection order): a long one starts at once instead of becoming the session's tail.
 LONGEST_FIRST = ("test_rehearsal.py", "test_install.py", "test_load_with_faults.py")
 
 
@@ -46,19 +48,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test with its tier, and put the longest modules first.
 
-    A notebook cell is ``notebooks``, ``slow`` and ``cloud``; a test using the ``cloud`` fixture (directly or
-    through another fixture) is ``cloud``; ``slow`` and ``network`` are marked by hand on the tests they fit;
-    a test that is none of these is ``unit``.
+    A notebook cell is ``notebooks``, ``slow`` and ``cloud``. A test is ``cloud`` when it uses the ``cloud``
+    fixture (directly, through another fixture or ``usefixtures``) or lives under tests/local_cloud/. ``slow``
+    and ``network`` are marked by hand on the tests they fit. A test that is none of these is ``unit``.
     """
     for item in items:
         if isinstance(item, IPyNbCell):
             for name in ("notebooks", "slow", "cloud"):
                 item.add_marker(name)
-        elif "cloud" in getattr(item, "fixturenames", ()):
+        elif "cloud" in getattr(item, "fixturenames", ()) or item.path.is_relative_to(CLOUD_TESTS):
             item.add_marker("cloud")
         if not any(item.get_closest_marker(name) for name in NOT_UNIT):
             item.add_marker("unit")
-    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: each module's order stays
+    first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: each module's order stays
 
 
 @pytest.hookimpl(tryfirst=True)

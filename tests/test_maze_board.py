@@ -32,6 +32,8 @@ from tests.local_cloud.hosting import create_model, upload_model
 from tests.notebooks import ROOT, written_file
 from tests.session_cloud import s3_with_bucket
 
+pytestmark = pytest.mark.usefixtures("cloud")  # the board reads the session's cloud
+
 FACILITATORS = ROOT / "FACILITATORS.md"
 DOCUMENTED_URL = "git@github.com:<org>/sagemaker-maze-participants.git"
 DOCUMENTED_TEAM = "team7"

@@ -38,6 +38,8 @@ from tests.board_helpers import REAL_TIME, TASKS, TWO_DIGITS, deploy_and_delete,
 from tests.local_cloud.hosting import INPUT_FN, create_model, upload_model
 from tests.notebooks import ROOT
 
+pytestmark = pytest.mark.usefixtures("cloud")  # the board reads the session's cloud
+
 
 @pytest.fixture(scope="module")
 def clients(cloud: Any, s3: Any) -> dict[str, Any]:

@@ -67,6 +67,8 @@ def printed_table(stdout: str) -> dict[tuple[str, str], list[str]]:
     return table
 
 
+@pytest.mark.cloud
+@pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_said(short_tmp: Path) -> None:
     """The command as a facilitator runs it; its temporary folder (in TMPDIR) gone afterwards, no process left."""

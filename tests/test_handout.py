@@ -375,6 +375,7 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return ANSI.sub("", done.stdout)
 
 
+@pytest.mark.slow
 def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -401,6 +402,7 @@ def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     assert "## modified /cells/1/source:" in log and "+x = 2" in log
 
 
+@pytest.mark.slow
 def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
     """Teams push teams/<team>, one starts from another's branch, a facilitator fetches all and diffs cell by cell."""
     home = tmp_path / "home"
@@ -451,6 +453,7 @@ def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
     assert (tmp_path / "review-team7/chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_has_nothing_to_commit_after_nbstripout(generated, tmp_path) -> None:
     """The handout's notebooks are as nbstripout (its git filter) writes them: ids 0, 1, 2, ..., no outputs."""
     for notebook in handout_notebooks(generated):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from nbval.plugin import IPyNbCell, NbCellError
+from xdist.scheduler import LoadFileScheduling
 
 from tests.session_cloud import SESSION_CLOUD, SessionCloud
 
@@ -22,9 +23,31 @@ from tests.session_cloud import SESSION_CLOUD, SessionCloud
 NOT_UNIT = ("cloud", "notebooks", "slow", "network")
 # The local cloud's own tests: each talks to the session's cloud or starts one of its own.
 CLOUD_TESTS = Path(__file__).resolve().parent / "tests" / "local_cloud"
-# The longest modules, longest first, run before the rest (`make test` hands whole modules to its pytest-xdist
-# workers in collection order): a long one starts at once instead of becoming the session's tail.
-LONGEST_FIRST = ("test_rehearsal.py", "test_install.py", "test_load_with_faults.py")
+# The longest units of work, longest first (measured: --durations=0), run before the rest: `make test` hands whole
+# modules to its pytest-xdist workers in collection order, so a long one starts at once instead of becoming the
+# session's tail. The notebooks are one unit: chapter 2 reads what chapter 1 left in the cloud.
+NOTEBOOKS = "notebooks"
+LONGEST_FIRST = (
+    "test_rehearsal.py",
+    "test_install.py",
+    "test_framework_envs.py",
+    NOTEBOOKS,
+    "test_connect.py",
+    "test_batch.py",
+    "test_endpoints.py",
+)
+
+
+class NotebooksInOneWorker(LoadFileScheduling):
+    """``--dist loadfile``, but every notebook in one worker, in order, against one cloud, as a participant runs
+    them (a chapter 2 notebook starts from the model chapter 1 trained)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return NOTEBOOKS if nodeid.startswith("chapter_") else super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling | None:
+    return NotebooksInOneWorker(config, log) if config.getoption("dist") == "loadfile" else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -61,7 +84,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not any(item.get_closest_marker(name) for name in NOT_UNIT):
             item.add_marker("unit")
     first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: each module's order stays
+
+    def unit_of_work(item: pytest.Item) -> str:
+        return NOTEBOOKS if isinstance(item, IPyNbCell) else item.path.name
+
+    items.sort(key=lambda item: first.get(unit_of_work(item), len(first)))  # stable: each module's order stays
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The offline environment's exact versions for this Python (make lock writes them from pyproject.toml).
 LOCK := requirements/lock-py$(PYTHON_VERSION).txt
 
-.PHONY: setup maze test lint bench clean lab lock
+.PHONY: setup maze test test-fast lint bench clean lab lock
 
 setup: $(VENV)/.installed-py$(PYTHON_VERSION)
 
@@ -30,10 +30,17 @@ maze: setup
 	$(BIN)/python -m maze
 
 ## Run the tests: lint, the import contracts (pyproject.toml), unit tests, local cloud tests, every notebook under nbval.
+# In TEST_WORKERS processes (pytest-xdist), each with its own local cloud, whole modules at a time (their
+# module fixtures are built once), the longest first (the root conftest.py orders them); the slowest 25 listed.
+TEST_WORKERS ?= 3
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
+
+## The edit loop: the unit tier alone (no local cloud, no network, nothing slow), in under a minute.
+test-fast: setup
+	$(BIN)/python -m pytest -m unit
 
 lint: setup
 	$(BIN)/ruff check .
@@ -43,14 +50,14 @@ lint: setup
 lab: setup
 	$(BIN)/python -m maze.lab $(if $(LAB_ROOT),--root $(LAB_ROOT))
 
-## Benchmarks print figures; they are not tests.
+## Benchmarks print figures; they are not tests. Modules run from the root: they import testing/, as the tests do.
 bench: setup
-	$(BIN)/python benchmarks/training.py
-	$(BIN)/python benchmarks/endpoints.py
-	$(BIN)/python benchmarks/batch.py
-	$(BIN)/python benchmarks/s3_durability.py
-	$(BIN)/python benchmarks/durable_state.py
-	$(BIN)/python benchmarks/framework_envs.py
+	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.endpoints
+	$(BIN)/python -m benchmarks.batch
+	$(BIN)/python -m benchmarks.s3_durability
+	$(BIN)/python -m benchmarks.durable_state
+	$(BIN)/python -m benchmarks.framework_envs
 
 clean:
 	$(BIN)/python -m local_sagemaker down || true

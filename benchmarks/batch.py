@@ -1,6 +1,6 @@
 """Benchmark: batch transform rows per second on 1 and on 2 instances, against raw model.predict. Prints figures.
 
-    .venv/bin/python benchmarks/batch.py [--rows 50000] [--objects 10]
+    .venv/bin/python -m benchmarks.batch [--rows 50000] [--objects 10]
 
 The same input (digits rows repeated to --rows, CSV, in --objects S3 objects) through a
 MultiRecord, Line-split job; the time is measured from the container's access lines, which AWS
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
+from benchmarks.local_model import register_model
 from local_sagemaker.container.serving_app import default_input_fn
 from local_sagemaker.kernel import launcher
 from maze import evidence

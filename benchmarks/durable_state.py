@@ -1,6 +1,6 @@
 """Benchmark: the local cloud's start on an empty state and its restart on a full one, and S3 through its front.
 
-    .venv/bin/python benchmarks/durable_state.py [--objects 1000] [--jobs 50] [--runs 3]
+    .venv/bin/python -m benchmarks.durable_state [--objects 1000] [--jobs 50] [--runs 3]
 
 Prints medians. The state: ``--objects`` 1 KB objects and ``--jobs`` completed training jobs (with their
 logs and metrics), in a state directory of its own. Targets (issue 10): cold start under 2 s, restart
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +19,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from benchmarks.s3_durability import timed
 from local_sagemaker.cloud.state_report import wipe
 from local_sagemaker.kernel import launcher
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.s3_durability import timed  # noqa: E402 - a median in ms
-from tests.local_cloud.jobs import BUCKET, submit, wait  # noqa: E402 - the tests' way to submit a job
+from testing.training_jobs import BUCKET, submit, wait
 
 KB, MB = 1024, 1024 * 1024
 

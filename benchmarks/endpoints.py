@@ -1,6 +1,6 @@
 """Benchmark: what the local cloud's endpoints add to a prediction. Prints figures.
 
-    .venv/bin/python benchmarks/endpoints.py [--requests 200] [--processes 1000] [--deploys 5]
+    .venv/bin/python -m benchmarks.endpoints [--requests 200] [--processes 1000] [--deploys 5]
 
 (a) InvokeEndpoint latency for 1 row and for the 1797 digits (NPY, as the SDK sends), against
     model.predict in this process on the same data: the overhead at p50 and p99.
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from local_model import register_model
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
+from benchmarks.local_model import register_model
 from local_sagemaker.kernel import launcher
 
 X, Y = load_digits(return_X_y=True)

@@ -1,6 +1,6 @@
 """Benchmark: the cost of a framework environment per scikit-learn version. Prints figures.
 
-    .venv/bin/python benchmarks/framework_envs.py [--versions 1.2-1 1.4-2] [--skip-empty-cache]
+    .venv/bin/python -m benchmarks.framework_envs [--versions 1.2-1 1.4-2] [--skip-empty-cache]
 
 For each framework version that runs here:
 - cold, empty uv cache: the first use on a machine that never downloaded a package (a fresh uv cache in a

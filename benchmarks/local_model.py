@@ -8,8 +8,8 @@ from typing import Any
 
 import joblib
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-maze"
+from testing.training_jobs import IMAGE, ROLE
+
 PREDICT = b"import os, joblib\ndef model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
 
 

@@ -1,6 +1,6 @@
 """Benchmark: what the durable S3 store costs against moto alone. Prints figures.
 
-    .venv/bin/python benchmarks/s3_durability.py [--small 200] [--large 5] [--restore 1000]
+    .venv/bin/python -m benchmarks.s3_durability [--small 200] [--large 5] [--restore 1000]
 
 (a) PUT and GET medians through boto3 over loopback HTTP, 1 KB and 10 MB objects, against moto's S3
     alone and against ``DurableS3(moto, S3Store)`` (each PUT fsync'd before its 200), same server.

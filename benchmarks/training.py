@@ -1,6 +1,6 @@
 """Benchmark: what the local cloud adds to a training job, and how fast connect() is. Prints figures.
 
-    .venv/bin/python benchmarks/training.py [--jobs 5] [--connects 5]
+    .venv/bin/python -m benchmarks.training [--jobs 5] [--connects 5]
 
 - connect() cold start: a new Python process importing local_sagemaker and calling connect()
   with no cloud running (so it starts one), and warm (the cloud already runs).

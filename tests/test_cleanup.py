@@ -20,27 +20,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from local_sagemaker.kernel import cleanup, launcher
+from local_sagemaker.kernel import cleanup
 from local_sagemaker.kernel.cleanup import delete_team_endpoints, delete_team_resources, team_names
+from testing.training_jobs import ROLE
 from tests.local_cloud.hosting import create_config, create_model, upload_model, wait_endpoint
-from tests.local_cloud.jobs import ROLE
-from tests.session_cloud import s3_with_bucket, session_cloud
 
 
 @pytest.fixture(scope="module")
-def cloud() -> launcher.CloudInfo:
-    return session_cloud()
-
-
-@pytest.fixture(scope="module")
-def sm(cloud: launcher.CloudInfo) -> Any:
-    return cloud.client("sagemaker")
-
-
-@pytest.fixture(scope="module")
-def config(cloud: launcher.CloudInfo, sm: Any) -> str:
+def config(sm: Any, s3: Any) -> str:
     """One endpoint configuration (of no team) that every endpoint of these tests is created from."""
-    s3 = s3_with_bucket(cloud)
     return create_config(sm, create_model(sm, s3, upload_model(s3)))
 
 

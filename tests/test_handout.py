@@ -220,6 +220,8 @@ def runs_as(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.usefixtures("cloud")
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
 def test_a_handout_notebook_filled_from_its_solution_runs_as_the_solution(notebook, generated) -> None:
     """Same cells in the same order, same code: TODO cells and solution regions map one to one."""
@@ -321,9 +323,9 @@ def execute(nb: nbformat.NotebookNode, folder: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def team_with_a_trained_model(tmp_path_factory) -> str:
+def team_with_a_trained_model(tmp_path_factory, cloud) -> str:
     """Chapter 2 starts from a team's chapter 1 result: solved task 3 leaves a trained model and the data in S3."""
-    assert os.environ.get("MAZE_STATE_DIR"), "the root conftest.py starts the session's local cloud"
+    assert os.environ.get("MAZE_STATE_DIR"), "the root conftest.py names the session's state dir"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MAZE_TEAM", HANDOUT_TEAM)
         solved = ROOT / "chapter_1/task_3/training.ipynb"
@@ -339,6 +341,7 @@ def participant_clone(generated, tmp_path_factory) -> Path:
     return clone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", handout_notebooks(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
 def test_handout_notebook_is_valid_and_runs_up_to_its_first_todo(
     notebook, participant_clone, team_with_a_trained_model, monkeypatch
@@ -372,6 +375,7 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return ANSI.sub("", done.stdout)
 
 
+@pytest.mark.slow
 def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -398,6 +402,7 @@ def test_git_shows_notebook_changes_cell_by_cell(tmp_path) -> None:
     assert "## modified /cells/1/source:" in log and "+x = 2" in log
 
 
+@pytest.mark.slow
 def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
     """Teams push teams/<team>, one starts from another's branch, a facilitator fetches all and diffs cell by cell."""
     home = tmp_path / "home"
@@ -448,6 +453,7 @@ def test_the_git_road_of_the_readmes(generated, tmp_path) -> None:
     assert (tmp_path / "review-team7/chapter_1/task_3/src/train.py").read_text() == "# team7's script\n"
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_has_nothing_to_commit_after_nbstripout(generated, tmp_path) -> None:
     """The handout's notebooks are as nbstripout (its git filter) writes them: ids 0, 1, 2, ..., no outputs."""
     for notebook in handout_notebooks(generated):

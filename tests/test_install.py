@@ -63,6 +63,8 @@ def test_a_pin_moved_without_a_new_lock_fails_the_lock_test(tmp_path: Path) -> N
     assert "scikit-learn==1.5.2: the lock has scikit-learn 1.4.2" in problems
 
 
+@pytest.mark.network
+@pytest.mark.slow
 @pytest.mark.parametrize("python", ["3.11", "3.12"])
 def test_the_runtime_pins_resolve_to_wheels(python: str, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
@@ -118,6 +120,8 @@ def assert_the_one_message(output: str, python: str) -> None:
         assert command in output, (command, output)
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_on_python_3_13_pip_install_stops_with_the_one_message_before_any_build(python_3_13, tmp_path) -> None:
     venv = tmp_path / "py313"
     subprocess.run([python_3_13, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -142,6 +146,8 @@ def test_on_python_3_13_make_stops_with_the_one_message(python_3_13) -> None:
     assert f"PYTHON={python_3_13} cannot run the project" in done.stderr
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_on_python_3_13_connect_stops_with_the_one_message(python_3_13, tmp_path) -> None:
     """A kernel of Python 3.13 with what ``import local_sagemaker`` needs: connect() refuses before anything else."""
     venv = tmp_path / "kernel"
@@ -190,6 +196,8 @@ def test_make_refuses_a_python3_that_is_not_supported(python_3_13, tmp_path: Pat
     assert_the_one_message(done.stderr, python_3_13)
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_a_fresh_environment_with_the_one_command_runs_the_notebooks_first_cells(tmp_path: Path) -> None:
     venv = tmp_path / "studio"
     subprocess.run([studio_python(), "-m", "venv", str(venv)], check=True, timeout=120)

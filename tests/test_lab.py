@@ -19,6 +19,8 @@ import pytest
 from local_sagemaker.kernel import launcher
 from tests.notebooks import ROOT
 
+pytestmark = pytest.mark.cloud
+
 START_SECONDS = 180
 
 

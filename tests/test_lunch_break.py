@@ -11,10 +11,14 @@ import shutil
 import time
 import uuid
 
+import pytest
+
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.kernel import launcher
 from maze.tasks import run_notebook
 from tests.notebooks import ROOT
+
+pytestmark = [pytest.mark.cloud, pytest.mark.slow]
 
 
 def test_chapter_2_finds_chapter_1s_model_after_the_idle_cloud_stopped(tmp_path) -> None:

@@ -30,7 +30,9 @@ from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from tests.board_helpers import REAL_TIME, STATE, TASKS, deploy_and_delete, fresh_team, maze_cli, rows
 from tests.local_cloud.hosting import create_model, upload_model
 from tests.notebooks import ROOT, written_file
-from tests.session_cloud import s3_with_bucket, session_cloud
+from tests.session_cloud import s3_with_bucket
+
+pytestmark = pytest.mark.usefixtures("cloud")  # the board reads the session's cloud
 
 FACILITATORS = ROOT / "FACILITATORS.md"
 DOCUMENTED_URL = "git@github.com:<org>/sagemaker-maze-participants.git"
@@ -136,9 +138,7 @@ def table(stdout: str) -> dict[str, list[str]]:
     return {team: re.findall(STATE, cells) for team, cells, *_ in TABLE_ROW.findall(stdout)}
 
 
-def test_all_shows_every_team_of_the_remote_and_the_cloud_as_one_table(remote: Remote, temporary) -> None:
-    cloud = session_cloud()
-    sm, s3 = cloud.client("sagemaker"), s3_with_bucket(cloud)
+def test_all_shows_every_team_of_the_remote_and_the_cloud_as_one_table(remote: Remote, temporary, sm, s3) -> None:
     cloud_only = fresh_team()  # no branch; an endpoint config in the cloud (deployed, never answered)
     model = create_model(sm, s3, upload_model(s3))
     variant = {"VariantName": "AllTraffic", "ModelName": model, "InitialVariantWeight": 1.0, **REAL_TIME}
@@ -156,9 +156,7 @@ def test_all_shows_every_team_of_the_remote_and_the_cloud_as_one_table(remote: R
     assert "skipped teams/Not-A-Team: a team name is lowercase letters and digits" in checked.stderr
 
 
-def test_all_without_a_remote_lists_the_clouds_teams_and_reads_no_files() -> None:
-    cloud = session_cloud()
-    sm, s3 = cloud.client("sagemaker"), s3_with_bucket(cloud)
+def test_all_without_a_remote_lists_the_clouds_teams_and_reads_no_files(sm, s3) -> None:
     team = fresh_team()
     model = create_model(sm, s3, upload_model(s3))
     variant = {"VariantName": "AllTraffic", "ModelName": model, "InitialVariantWeight": 1.0, **REAL_TIME}

@@ -33,18 +33,16 @@ from maze.provisioning import team_waits
 from maze.run import record_cloud_side
 from maze.status import DONE, NO_REPOSITORY, NOT_DONE, NOT_STARTED
 from maze.tasks import TaskResult, run_notebook
+from testing.training_jobs import BUCKET
 from tests.board_helpers import REAL_TIME, TASKS, TWO_DIGITS, deploy_and_delete, fresh_team, maze_cli, rows
-from tests.local_cloud.hosting import create_model, upload_model
-from tests.local_cloud.jobs import BUCKET
-from tests.local_cloud.test_batch import INPUT_FN
+from tests.local_cloud.hosting import INPUT_FN, create_model, upload_model
 from tests.notebooks import ROOT
-from tests.session_cloud import s3_with_bucket, session_cloud
+
+pytestmark = pytest.mark.usefixtures("cloud")  # the board reads the session's cloud
 
 
 @pytest.fixture(scope="module")
-def clients() -> dict[str, Any]:
-    cloud = session_cloud()
-    s3_with_bucket(cloud)
+def clients(cloud: Any, s3: Any) -> dict[str, Any]:
     return {"cloud": cloud, **{name: cloud.client(name) for name in ("sagemaker", "s3", "logs", "sagemaker-runtime")}}
 
 

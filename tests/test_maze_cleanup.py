@@ -12,13 +12,11 @@ import pytest
 from maze.cleanup import clean
 from tests.local_cloud.hosting import create_model, upload_model, wait_endpoint
 from tests.notebooks import ROOT
-from tests.session_cloud import s3_with_bucket, session_cloud
 
 
 @pytest.fixture(scope="module")
-def clients() -> dict[str, Any]:
-    cloud = session_cloud()
-    return {"sagemaker": cloud.client("sagemaker"), "s3": s3_with_bucket(cloud)}
+def clients(sm: Any, s3: Any) -> dict[str, Any]:
+    return {"sagemaker": sm, "s3": s3}
 
 
 def team_with_an_endpoint(clients: dict[str, Any]) -> tuple[str, list[str]]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from maze.run import summary
 from maze.tasks import run_task
+
+pytestmark = [pytest.mark.usefixtures("cloud"), pytest.mark.slow]
 
 
 def test_a_failed_task_shows_its_cells_error_and_the_executed_notebook(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import pytest
 
 from tests.notebooks import ROOT
 
+pytestmark = [pytest.mark.usefixtures("cloud"), pytest.mark.slow]
+
 WAITS = re.compile(r"^(chapter_\d/task_\d)\s.*\bwaits=(\d+)", re.MULTILINE)
 
 

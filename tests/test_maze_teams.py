@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from local_sagemaker.common import state_files
 from local_sagemaker.common.account import ACCOUNT_ID, DEFAULT_REGION
-from local_sagemaker.kernel import launcher
 from maze.tasks import run_notebook
 from tests.notebooks import ROOT
 
@@ -30,10 +28,8 @@ def bucket_keys(s3: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> dict[str, Any]:
+def two_runs(tmp_path_factory, cloud) -> dict[str, Any]:
     """chapter_1/task_3 for teams red* and blue* (a longest name), in parallel kernels, each in its own folder."""
-    cloud = launcher.find(state_files.state_dir())
-    assert cloud is not None, "the root conftest starts the local cloud for the session"
     s3 = cloud.client("s3")
     suffix = uuid.uuid4().hex
     teams = [f"red{suffix[:6]}", f"blue{suffix[:16]}"]  # blue's is as long as a team name can be: 20 characters

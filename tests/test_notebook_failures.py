@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from tests.notebooks import ROOT
 
@@ -18,6 +19,7 @@ def write_notebook(path: Path, *cells: nbformat.NotebookNode) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_raising_cell_after_import_sagemaker_fails_under_the_projects_configuration(tmp_path: Path) -> None:
     code = nbformat.v4.new_code_cell
     tagged = code("raise KeyError('expected, and tagged so')")

@@ -67,6 +67,8 @@ def printed_table(stdout: str) -> dict[tuple[str, str], list[str]]:
     return table
 
 
+@pytest.mark.cloud
+@pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_the_rehearsal_passes_and_prints_what_each_team_did_the_board_and_ci_said(short_tmp: Path) -> None:
     """The command as a facilitator runs it; its temporary folder (in TMPDIR) gone afterwards, no process left."""
@@ -133,6 +135,8 @@ def test_every_disagreement_is_named_and_fails_the_rehearsal() -> None:
     assert "FAILED: 5 disagreement(s):" in text and "passed:" not in text
 
 
+@pytest.mark.cloud
+@pytest.mark.slow
 def test_a_step_that_fails_leaves_no_folder_and_no_cloud(monkeypatch, short_tmp: Path) -> None:
     """CI cut short (here: it raises) after the teams worked and while a CI cloud runs: both clouds stopped,
     the folder removed, the reason raised."""
@@ -313,6 +317,7 @@ def facilitator_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_the_guides_handout_commands_run_as_written(tmp_path: Path) -> None:
     """ "Generate the handout", the (empty) participants' repository a bare one here; regenerating with
     --replace changes nothing in Git."""
@@ -359,6 +364,7 @@ def read_web_diff(process: subprocess.Popen[str], opened: Path) -> dict:
     return diff
 
 
+@pytest.mark.slow
 def test_the_guides_review_commands_run_as_written(tmp_path: Path) -> None:
     """ "Reviewing a team's work": a remote with the handout and two teams that did task 3 (team7 its own way),
     a facilitator's clone set up as the guide says, then every line of the block."""

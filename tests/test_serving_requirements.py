@@ -16,6 +16,8 @@ import pytest
 from local_sagemaker.cloud.compute.framework_envs import pip_index_options, uv_binary
 from local_sagemaker.cloud.compute.serving_requirements import InstallModuleError, install_requirements
 
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
 TIMEOUT = 300
 
 

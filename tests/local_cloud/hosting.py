@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 from collections.abc import Callable
@@ -10,17 +11,48 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import joblib
+import numpy as np
 import psutil
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 
-from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, unique, upload_source
+from testing.training_jobs import BUCKET, IMAGE, ROLE, unique, upload_source
 
 MODEL_FN = """
 import os, joblib
 def model_fn(model_dir):
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 """
+# A model that reads CSV and JSON Lines bodies of one or many rows, as batch transform sends them.
+INPUT_FN = (
+    "import io, os, joblib, numpy as np\n"
+    "def model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
+    "def input_fn(body, content_type):\n"
+    "    if content_type == 'application/jsonlines':\n"
+    "        return np.atleast_2d([json.loads(l) for l in body.splitlines()])\n"
+    "    return np.atleast_2d(np.loadtxt(io.StringIO(body), delimiter=',', dtype=np.float32))\n"
+    "import json\n"
+)
+DIGITS = load_digits().data
+
+
+def csv_rows(rows: np.ndarray) -> str:
+    return "\n".join(",".join(str(v) for v in row) for row in rows)
+
+
+def invoke(
+    runtime: Any, endpoint: str, body: Any, content_type: str = "text/csv", accept: str | None = None
+) -> tuple[str, bytes]:
+    """InvokeEndpoint: the answer's content type and body."""
+    extra = {"Accept": accept} if accept else {}
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, **extra)
+    return answer["ContentType"], answer["Body"].read()
+
+
+def serves(runtime: Any, endpoint: str) -> bool:
+    """Whether the endpoint labels the first three digits right (the forest of ``upload_model`` does)."""
+    _, body = invoke(runtime, endpoint, csv_rows(DIGITS[:3]))
+    return json.loads(body) == [0, 1, 2]
 
 
 def upload_model(s3: Any) -> str:

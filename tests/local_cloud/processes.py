@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 
 # How long a process of a finished job may take to be gone (killed at once; the kernel reaps asynchronously).
 GONE_SECONDS = 10

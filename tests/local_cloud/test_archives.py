@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from local_sagemaker.cloud.platform.archives import ArchiveError, unpack
-from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, unique, wait
+from testing.training_jobs import BUCKET, channel, log_lines, submit, unique, wait
 
 Member = tuple[str, str, str]  # (kind, name, link target or content)
 

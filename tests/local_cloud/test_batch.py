@@ -16,21 +16,10 @@ from botocore.exceptions import ClientError, WaiterError
 from sklearn.datasets import load_digits
 
 from maze import evidence
-from tests.local_cloud.hosting import create_model, endpoint_processes, upload_model
-from tests.local_cloud.jobs import BUCKET, unique
+from testing.training_jobs import BUCKET, unique
+from tests.local_cloud.hosting import INPUT_FN, create_model, endpoint_processes, upload_model
 
 DIGITS = load_digits()
-INPUT_FN = (
-    "import io, os, joblib, numpy as np\n"
-    "def model_fn(d):\n    return joblib.load(os.path.join(d, 'model.joblib'))\n"
-    "def input_fn(body, content_type):\n"
-    "    if content_type == 'application/jsonlines':\n"
-    "        return np.atleast_2d([json.loads(l) for l in body.splitlines()])\n"
-    "    return np.atleast_2d(np.loadtxt(io.StringIO(body), delimiter=',', dtype=np.float32))\n"
-    "import json\n"
-)
-
-
 def csv_lines(rows) -> str:
     return "".join(",".join(str(int(v)) for v in row) + "\n" for row in rows)
 

@@ -16,7 +16,7 @@ import psutil
 
 from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvs, env_dir
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import submit
+from testing.training_jobs import submit
 from tests.local_cloud.processes import alive, cloud_of_its_own
 
 BUILD_STARTS_SECONDS = 120

@@ -111,6 +111,7 @@ def test_a_call_after_the_cloud_stopped_says_how_to_start_it(tmp_path: Path) -> 
     done = run_python(
         """
         import boto3, local_sagemaker
+        from local_sagemaker.common import state_files
         from local_sagemaker.kernel import launcher
         local_sagemaker.connect()
         launcher.stop(state_files.state_dir())

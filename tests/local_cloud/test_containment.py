@@ -22,8 +22,8 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
+from testing.training_jobs import BUCKET, channel, log_lines, submit, unique, wait
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
-from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, unique, wait
 from tests.local_cloud.processes import alive, cloud_of_its_own
 
 TWO_ROWS = ("0," * 63 + "0\n") * 2  # two digits' pixel rows, all blank

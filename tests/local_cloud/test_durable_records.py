@@ -20,10 +20,9 @@ from local_sagemaker.cloud.platform.clock import now
 from local_sagemaker.cloud.platform.records import FILE_NAME, IncompatibleState, RecordStore
 from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
-from tests.local_cloud.jobs import BUCKET, submit, unique, wait
+from testing.training_jobs import BUCKET, submit, unique, wait
+from tests.local_cloud.hosting import DIGITS, create_config, create_model, csv_rows, deploy, upload_model, wait_endpoint
 from tests.local_cloud.processes import cloud_of_its_own
-from tests.local_cloud.test_endpoints import DIGITS, csv_rows
 
 METRIC_SCRIPT = """
 import os

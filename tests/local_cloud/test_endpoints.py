@@ -14,26 +14,23 @@ import numpy as np
 import psutil
 import pytest
 from botocore.exceptions import ClientError
-from sklearn.datasets import load_digits
 
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import FLUSH_SECONDS
 from maze import evidence
+from testing.training_jobs import BUCKET
 from tests.local_cloud.hosting import (
+    DIGITS,
     create_config,
     create_model,
+    csv_rows,
     deploy,
     endpoint_metric,
     endpoint_processes,
+    invoke,
+    serves,
     upload_model,
     wait_endpoint,
 )
-from tests.local_cloud.jobs import BUCKET
-
-DIGITS = load_digits().data
-
-
-def csv_rows(rows: np.ndarray) -> str:
-    return "\n".join(",".join(str(v) for v in row) for row in rows)
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +49,6 @@ def endpoint(sm, s3, model_data) -> str:
 @pytest.fixture(scope="module")
 def runtime(cloud):
     return cloud.client("sagemaker-runtime")
-
-
-def invoke(
-    runtime, endpoint: str, body, content_type: str = "text/csv", accept: str | None = None
-) -> tuple[str, bytes]:
-    extra = {"Accept": accept} if accept else {}
-    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, **extra)
-    return answer["ContentType"], answer["Body"].read()
-
-
-def serves(runtime, endpoint: str) -> bool:
-    _, body = invoke(runtime, endpoint, csv_rows(DIGITS[:3]))
-    return json.loads(body) == [0, 1, 2]
 
 
 def test_an_endpoint_goes_creating_then_in_service(sm, s3, model_data, logs) -> None:

@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_sagemaker.cloud.compute.framework_envs import CONTAINERS, PYTHON, runnable_versions, sdk_framework_versions
+from testing.training_jobs import log_lines, submit, unique, wait
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
-from tests.local_cloud.jobs import log_lines, submit, unique, wait
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{}-cpu-py3"
 # What runs on each supported Python (the package index's answer, checked in test_framework_envs.py).

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker.common.account import ACCOUNT_ID
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import IMAGE, ROLE
+from testing.training_jobs import IMAGE, ROLE
 
 ATTEMPTS = 200  # SQLite fills the free pages of its files first; a full disk stops it within a few writes
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker.common.account import ACCOUNT_ID, ROLE_ARN
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 
 POLICY = {
     "Version": "2012-10-17",

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import log_lines, wait
+from testing.training_jobs import log_lines, wait
 
 
 def processes_of(state: Path, kernel: subprocess.Popen) -> list[psutil.Process]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, channel, submit, unique
+from testing.training_jobs import BUCKET, IMAGE, ROLE, channel, submit, unique
 
 COUNT = 12
 MISSING_ARCHIVE = f"s3://{BUCKET}/listing/no-such-model.tar.gz"

@@ -30,6 +30,7 @@ from sklearn.datasets import load_digits
 
 from local_sagemaker.cloud.resources.hosting.runtime import REAL_TIME_PAYLOAD_LIMIT
 from local_sagemaker.kernel import launcher
+from testing.training_jobs import BUCKET, submit, unique, wait
 from tests.local_cloud.hosting import (
     create_config,
     create_model,
@@ -39,9 +40,7 @@ from tests.local_cloud.hosting import (
     upload_model,
     wait_endpoint,
 )
-from tests.local_cloud.jobs import BUCKET, submit, unique, wait
-from tests.local_cloud.test_security import request
-from tests.local_cloud.test_validation import NO_CLIENT_CHECKS
+from tests.local_cloud.raw_calls import NO_CLIENT_CHECKS, request
 
 PROCESSES, THREADS, PER_THREAD = 4, 50, 4  # 200 invocations in flight, 800 in all
 JOB_CLIENTS, JOBS_EACH = 2, 10

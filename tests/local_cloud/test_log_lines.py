@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from maze import evidence
+from testing.training_jobs import BUCKET, log_lines, submit, unique, wait
 from tests.local_cloud.hosting import create_config, create_model, deploy, upload_model, wait_endpoint
-from tests.local_cloud.jobs import BUCKET, log_lines, submit, unique, wait
 
 LINES = 300  # per writer
 CHILDREN = 3  # writers each container process starts beside itself

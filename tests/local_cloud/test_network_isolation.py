@@ -19,7 +19,7 @@ import pytest
 
 from local_sagemaker.cloud.compute import network_isolation as isolation
 from local_sagemaker.cloud.resources.training.workspace import Workspace
-from tests.local_cloud.jobs import log_lines, wait
+from testing.training_jobs import log_lines, wait
 
 SCRIPT = r"""
 import argparse, os, socket

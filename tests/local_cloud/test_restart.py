@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET, log_lines, submit, wait
+from testing.training_jobs import BUCKET, log_lines, submit, wait
 from tests.local_cloud.processes import cloud_of_its_own
 
 SCRIPT = 'print("epoch 1 loss=0.5")\nprint("epoch 2 loss=0.25")\n'

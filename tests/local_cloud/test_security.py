@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -28,33 +27,11 @@ from local_sagemaker.common import state_files
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.connect import _write_sdk_config
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
+from tests.local_cloud.raw_calls import request
 from tests.local_cloud.signing import signed_at
 
 SIGNED_FOR_S3 = "AWS4-HMAC-SHA256 Credential=local/20261127/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
-
-
-def request(
-    cloud: launcher.CloudInfo,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    signed: bool = True,
-) -> tuple[int, bytes]:
-    """A raw HTTP request to the cloud's front, with whatever headers a caller on the machine may send."""
-    headers = dict(headers or {})
-    if signed:
-        host = headers.get("Host", urlsplit(cloud.endpoint).netloc)
-        headers = launcher.signed_headers(cloud.key, method, f"http://{host}{path}", body, headers)
-    address = urlsplit(cloud.endpoint)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        answer = connection.getresponse()
-        return answer.status, answer.read()
-    finally:
-        connection.close()
 
 
 # --- moto's admin API ----------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from tests.local_cloud.hosting import (
     deploy,
     endpoint_metric,
     endpoint_processes,
+    invoke,
+    serves,
     upload_model,
     wait_endpoint,
 )
-from tests.local_cloud.test_endpoints import invoke, serves
 
 SLOW_OR_GREEDY = MODEL_FN + (
     "import time, numpy as np\n"

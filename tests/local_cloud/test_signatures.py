@@ -29,7 +29,7 @@ from local_sagemaker.cloud.gateway.auth_errors import AuthError
 from local_sagemaker.cloud.gateway.signatures import Signatures
 from local_sagemaker.common.account import ACCOUNT_ID, ROLE_ARN
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 from tests.local_cloud.signing import s3_error, send, signed_at, signed_chunks, signing_key
 
 REGION = "us-east-1"

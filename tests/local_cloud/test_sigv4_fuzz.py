@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 from tests.local_cloud.signing import send
 
 pytestmark = pytest.mark.usefixtures("no_traceback_in_the_log")

@@ -9,7 +9,7 @@ import pytest
 
 from local_sagemaker import cli
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET
+from testing.training_jobs import BUCKET
 from tests.local_cloud.processes import alive, cloud_of_its_own
 
 

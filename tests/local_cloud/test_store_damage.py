@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from local_sagemaker import cli
 from local_sagemaker.kernel import launcher
-from tests.local_cloud.jobs import BUCKET, channel, submit, unique, wait
+from testing.training_jobs import BUCKET, channel, submit, unique, wait
 from tests.local_cloud.processes import cloud_of_its_own
 
 BIG = 300 * 1024  # over the size kept in the index: a data file of its own

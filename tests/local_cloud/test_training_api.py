@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.local_cloud.jobs import submit, unique, wait
+from testing.training_jobs import submit, unique, wait
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.local_cloud.jobs import BUCKET, ROLE, channel, log_lines, submit, unique, wait
+from testing.training_jobs import BUCKET, ROLE, channel, log_lines, submit, unique, wait
 
 RAISES = """
 import pandas

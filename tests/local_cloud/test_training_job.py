@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.local_cloud.jobs import BUCKET, channel, log_lines, submit, wait
+from testing.training_jobs import BUCKET, channel, log_lines, submit, wait
 
 SCRIPT = r"""
 import argparse, os, time

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
@@ -19,10 +18,10 @@ from local_sagemaker.cloud.gateway.signatures import Signatures, issue_key
 from local_sagemaker.cloud.gateway.validation import aws_path, java_pattern, operation_model
 from local_sagemaker.cloud.resources.hosting.runtime import error_body
 from local_sagemaker.kernel import launcher
-from tests.local_cloud import conftest
-from tests.local_cloud.jobs import ROLE
+from testing.training_jobs import ROLE
+from tests import answer_contract
+from tests.local_cloud.raw_calls import NO_CLIENT_CHECKS
 
-NO_CLIENT_CHECKS = Config(parameter_validation=False, retries={"max_attempts": 0})
 BROKEN_FRONT_KEY = issue_key()
 
 
@@ -263,13 +262,13 @@ def test_every_client_the_tests_make_checks_its_answers(cloud, service) -> None:
     class Response:
         status_code = 200
 
-    first = len(conftest.breaches)  # any earlier, unreported breach stays for this test's teardown to report
+    first = len(answer_contract.breaches)  # any earlier, unreported breach stays for this test's teardown to report
     for client in (cloud.client(service), boto3.client(service, region_name="us-east-1")):
         client.meta.events.emit(
             f"after-call.{service}.{model.name}", http_response=Response(), parsed=answer, model=model, context={}
         )
-    recorded = conftest.breaches[first:]
-    del conftest.breaches[first:]  # made up on purpose: not a breach by the local cloud
+    recorded = answer_contract.breaches[first:]
+    del answer_contract.breaches[first:]  # made up on purpose: not a breach by the local cloud
     assert len(recorded) == 2
     if service == "sagemaker":
         assert recorded[0].startswith("sagemaker DescribeEndpointConfig: ")

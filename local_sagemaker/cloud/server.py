@@ -30,6 +30,8 @@ from local_sagemaker.cloud.resources.batch.runner import TransformRunner
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.cloud.resources.hosting.operations import HostingService
 from local_sagemaker.cloud.resources.hosting.runtime import Runtime, error_body
+from local_sagemaker.cloud.resources.processing.operations import ProcessingService
+from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 from local_sagemaker.cloud.resources.training.operations import TrainingService
 from local_sagemaker.cloud.resources.training.runner import TrainingRunner
 from local_sagemaker.common.account import ROLE_NAME
@@ -75,13 +77,16 @@ class LocalCloud:
         self.runner = TrainingRunner(state_dir / "jobs" / "training", self.aws, frameworks)
         self.training = TrainingService(start_job=self.runner.start, tags=tags, store=self.records)
         self.hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records)
-        self.transformer = TransformRunner(
-            state_dir / "jobs" / "transform", self.aws, self.hosting.models, frameworks
-        )
+        self.transformer = TransformRunner(state_dir / "jobs" / "transform", self.aws, self.hosting.models, frameworks)
         self.transforms = TransformService(self.hosting.models, self.transformer.start, tags, self.records)
+        self.processor = ProcessingRunner(state_dir / "jobs" / "processing", self.aws, frameworks)
+        self.processing = ProcessingService(self.processor.start, tags, self.records)
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))
         runtime = Runtime(self.hosting, self.metrics)
-        actions = {**self.training.actions(), **self.hosting.actions(), **self.transforms.actions(), **tags.actions()}
+        actions = {
+            **self.training.actions(), **self.hosting.actions(), **self.transforms.actions(),
+            **self.processing.actions(), **tags.actions(),
+        }  # fmt: skip
         routes = {"health": self._health, "clients": self._add_client}
         front = Front(
             actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key),
@@ -117,6 +122,7 @@ class LocalCloud:
             forget(self.state_dir, os.getpid())  # unless a later cloud of this state dir wrote it
             self.runner.shutdown(self.training.running())
             self.transformer.shutdown(self.transforms.running())
+            self.processor.shutdown(self.processing.running())
             self.hosting.shutdown()
             self.metrics.close()
             self.server.shutdown()
@@ -134,7 +140,8 @@ class LocalCloud:
         while not self._stopping.wait(1.0):
             if self.idle_seconds is None or not self.clients.ever_connected:
                 continue
-            busy = bool(self.clients.live()) or bool(self.training.running()) or bool(self.transforms.running())
+            jobs = self.training.running() or self.transforms.running() or self.processing.running()
+            busy = bool(self.clients.live()) or bool(jobs)
             idle_since = None if busy else (idle_since or time.monotonic())
             if idle_since is not None and time.monotonic() - idle_since >= self.idle_seconds:
                 logging.getLogger(__name__).info("no client left for %ss: shutting down", self.idle_seconds)
@@ -195,4 +202,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-

@@ -90,7 +90,6 @@ SHARD_SCRIPT = """
     job = json.load(open("/opt/ml/config/processingjobconfig.json"))
     seen = sorted(os.listdir("/opt/ml/processing/input/data"))
     shared = open("/opt/ml/processing/input/shared/labels.txt").read()
-    os.makedirs("/opt/ml/processing/output/report", exist_ok=True)
     with open(f"/opt/ml/processing/output/report/{config['current_host']}.json", "w") as out:
         json.dump({"config": config, "job": job["ProcessingJobName"], "seen": seen, "shared": shared}, out)
     print(f"{config['current_host']} saw {seen}")
@@ -224,7 +223,9 @@ SDK_PROGRAM = """
     session = sagemaker.Session()
     role = sagemaker.get_execution_role()
     bucket = session.default_bucket()
-    data = session.upload_string_as_file_body("x,y\\n1,2\\n3,4\\n", f"s3://{bucket}/sdk-processing/data.csv")
+    data = sagemaker.s3.S3Uploader.upload_string_as_file_body(
+        "x,y\\n1,2\\n3,4\\n", f"s3://{bucket}/sdk-processing/data.csv", sagemaker_session=session
+    )
     folder = pathlib.Path(tempfile.mkdtemp())
     (folder / "prep.py").write_text(
         "import pandas as pd\\n"
@@ -234,7 +235,10 @@ SDK_PROGRAM = """
     )
     (folder / "helper.py").write_text("GREETING = 'from the source dir'\\n")
     (folder / "framework.py").write_text("import helper\\nprint(helper.GREETING)\\n")
-    processor = SKLearnProcessor("1.2-1", role, "ml.m5.large", 1, sagemaker_session=session)
+    (folder / "requirements.txt").write_text("pandas\\n")  # satisfied by the framework: runproc.sh's pip runs
+    processor = SKLearnProcessor(
+        "1.2-1", role=role, instance_type="ml.m5.large", instance_count=1, sagemaker_session=session
+    )
     processor.run(
         code=str(folder / "prep.py"),
         inputs=[ProcessingInput(source=data, destination="/opt/ml/processing/input")],
@@ -252,11 +256,12 @@ SDK_PROGRAM = """
 @pytest.mark.timeout(600)
 def test_the_sdks_processors_run_unchanged_logs_included(cloud) -> None:
     done = run_python(SDK_PROGRAM, {**os.environ}, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     lines = after_connect(done.stdout)
     assert "prepared 2 rows" in lines, "SKLearnProcessor's log, printed by run(logs=True)"
     assert "OUTPUT x,y\n1,2\n3,4" in done.stdout
     assert "from the source dir" in lines, "FrameworkProcessor's log, printed by run(logs=True)"
+    assert any(line.startswith("Requirement already satisfied: pandas") for line in lines), "pip in the instance"
 
 
 def test_a_training_script_that_hard_codes_opt_ml_model_works_as_on_sagemaker(sm, s3) -> None:

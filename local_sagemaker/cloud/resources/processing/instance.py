@@ -78,6 +78,11 @@ class Instance:
         (config / "processingjobconfig.json").write_text(json.dumps(job))
         (config / "resourceconfig.json").write_text(json.dumps({"current_host": self.host, "hosts": hosts}))
 
+    def make_output_folders(self, outputs: list[dict[str, Any]]) -> None:
+        """Each output's LocalPath exists when the container starts, as on SageMaker (scripts write into it)."""
+        for output in outputs:
+            self.local(output["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+
     def upload_outputs(self, s3: Any, outputs: list[dict[str, Any]]) -> None:
         """Every file under each output's LocalPath, to the same relative key under its S3Uri."""
         for output in outputs:

@@ -98,9 +98,11 @@ class ProcessingRunner:
         s3 = self.aws.client("s3", region)
         job = {key: value for key, value in request.items() if key != "Tags"} | {"ProcessingJobArn": record.arn}
         hosts = [instance.host for instance in instances]
+        outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
         try:
             for index, instance in enumerate(instances):
                 instance.download_inputs(s3, request.get("ProcessingInputs", []), index, len(instances), region)
+                instance.make_output_folders(outputs)
                 instance.write_config(job, hosts)
         except InputError as error:
             return ("Failed", str(error)[:REASON_LIMIT])
@@ -109,7 +111,7 @@ class ProcessingRunner:
         if outcome == "exited":
             try:
                 for instance in instances:
-                    instance.upload_outputs(s3, request.get("ProcessingOutputConfig", {}).get("Outputs", []))
+                    instance.upload_outputs(s3, outputs)
             except OSError as error:
                 return ("Failed", f"ClientError: an output could not be uploaded: {error}"[:REASON_LIMIT])
             return ("Completed", None)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local_sagemaker.cloud.compute import opt_ml_view as opt_ml_view_module
 from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.kernel import launcher
 from tests.local_cloud import jobs as training
@@ -41,11 +42,14 @@ def s3_input(name: str, uri: str, local: str, distribution: str = "FullyReplicat
 def create(
     sm: Any, s3: Any, script: str, *, count: int = 1, inputs: list[dict[str, Any]] | None = None,
     outputs: list[dict[str, Any]] | None = None, name: str | None = None, max_runtime: int = 600,
+    isolated: bool = False,
 ) -> str:  # fmt: skip
     """A processing job running ``script`` as the SDK's ScriptProcessor sends it: the code as input ``code``."""
     name = name or unique("proc")
     s3.put_object(Bucket=BUCKET, Key=f"{name}/code/script.py", Body=textwrap.dedent(script).encode())
     optional = {"ProcessingOutputConfig": {"Outputs": outputs}} if outputs else {}
+    if isolated:
+        optional["NetworkConfig"] = {"EnableNetworkIsolation": True}
     sm.create_processing_job(
         ProcessingJobName=name,
         ProcessingInputs=[s3_input("code", f"s3://{BUCKET}/{name}/code/script.py", CODE), *(inputs or [])],
@@ -175,6 +179,43 @@ def test_a_job_running_when_its_cloud_is_killed_is_failed_with_the_reason_after_
         assert "ProcessingEndTime" in failed
     finally:
         launcher.stop(state)
+
+
+def test_an_input_with_no_objects_fails_the_job_naming_the_uri(sm, s3) -> None:
+    missing = f"s3://{BUCKET}/{unique('nothing')}/here"
+    name = create(sm, s3, "pass\n", inputs=[s3_input("data", missing, "/opt/ml/processing/input/data")])
+    done = wait(sm, name)
+    assert done["ProcessingJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith(f'ClientError: No S3 objects found under S3 URL "{missing}"')
+    assert "ProcessingStartTime" not in done, "the containers never started"
+
+
+REACH_SCRIPT = """
+    import os, socket, urllib.parse
+    address = urllib.parse.urlsplit(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        socket.create_connection((address.hostname, address.port), timeout=10).close()
+        print("cloud endpoint: connected")
+    except OSError as error:
+        print(f"cloud endpoint: failed ({type(error).__name__})")
+"""
+
+
+@pytest.mark.parametrize(("isolated", "expected"), [(True, "failed (ConnectionRefusedError)"), (False, "connected")])
+def test_network_isolation_takes_the_instance_off_the_network(sm, s3, logs, isolated, expected) -> None:
+    name = create(sm, s3, REACH_SCRIPT, isolated=isolated)
+    assert wait(sm, name)["ProcessingJobStatus"] == "Completed"
+    [lines] = log_streams(logs, name).values()
+    assert f"cloud endpoint: {expected}" in lines
+
+
+def test_where_mount_namespaces_are_refused_the_view_says_why(tmp_path) -> None:
+    refusing = tmp_path / "unshare"
+    refusing.write_text("#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n")
+    refusing.chmod(0o755)
+    view = opt_ml_view_module._probe(str(refusing))
+    assert not view.available
+    assert view.why == f"{refusing} --mount --map-root-user failed: unshare: unshare failed: Operation not permitted"
 
 
 def test_listing_filters_sorts_and_pages(sm, s3) -> None:

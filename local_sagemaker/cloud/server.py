@@ -31,6 +31,8 @@ from local_sagemaker.cloud.resources.batch.runner import TransformRunner
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import InvocationMetrics
 from local_sagemaker.cloud.resources.hosting.operations import HostingService
 from local_sagemaker.cloud.resources.hosting.runtime import Runtime, error_body
+from local_sagemaker.cloud.resources.processing.operations import ProcessingService
+from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 from local_sagemaker.cloud.resources.training.operations import TrainingService
 from local_sagemaker.cloud.resources.training.runner import TrainingRunner
 from local_sagemaker.common.account import ROLE_NAME, SESSION_SECONDS
@@ -81,6 +83,7 @@ class LocalCloud:
         self.services: list[Service] = [
             TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records),
             hosting,
+            ProcessingService(ProcessingRunner(jobs / "processing", self.aws, frameworks), tags, self.records),
             TransformService(
                 TransformRunner(jobs / "transform", self.aws, describe_model, frameworks), describe_model, tags,
                 self.records,

@@ -12,6 +12,7 @@ from typing import Any
 from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvError, FrameworkEnvs, layered_python
 from local_sagemaker.cloud.compute.framework_images import check_image
 from local_sagemaker.cloud.compute.network_isolation import network_isolation
+from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.cloud.compute.utilization import UtilizationSampler
 from local_sagemaker.cloud.platform.aws_clients import LocalAws
@@ -132,7 +133,13 @@ class TrainingRunner:
         isolation = network_isolation(record.request)
         if isolation.note:
             log.write(isolation.note)
-        process = spawn_container([*isolation.prefix, str(python), "-c", TOOLKIT], workspace.root, env, supervised=True)
+        # Its own /opt/ml where the machine allows (scripts that hard-code /opt/ml/model work); else the
+        # relocated tree alone, which the toolkit's SM_* paths name.
+        view = opt_ml_view()
+        mounted = view.prefix(workspace.root) if view.available else ()
+        process = spawn_container(
+            [*mounted, *isolation.prefix, str(python), "-c", TOOLKIT], workspace.root, env, supervised=True
+        )
         sampler: UtilizationSampler | None = None
         try:
             sampler = UtilizationSampler(cloudwatch, process.pid, NAMESPACE, {"Host": f"{record.name}/{HOST}"})

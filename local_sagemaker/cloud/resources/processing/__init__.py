@@ -1,0 +1,1 @@
+"""SageMaker Processing, executed for real: the records, the API and the runner."""

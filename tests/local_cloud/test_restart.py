@@ -80,6 +80,7 @@ def test_logs_metrics_jobs_and_objects_read_the_same_after_a_restart(tmp_path, s
 
 UPLOADER = """
 import hashlib, os, sys
+from local_sagemaker.common import state_files
 from local_sagemaker.kernel import launcher
 s3 = launcher.find(state_files.state_dir()).client("s3")
 for i in range(100000):

@@ -17,6 +17,7 @@ import pytest
 from nbval.plugin import IPyNbCell, NbCellError
 from xdist.scheduler import LoadFileScheduling
 
+from local_sagemaker.cloud.platform.quotas import USAGES, setting
 from tests.session_cloud import SESSION_CLOUD, SessionCloud
 
 # The tiers: a test is ``unit`` when it is none of these (``make test-fast`` runs the unit tier).
@@ -56,6 +57,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ.pop("MAZE_TARGET", None)
     # Serverless endpoints give their instance back after 3 s idle, so a test sees a cold start.
     os.environ["MAZE_SERVERLESS_IDLE_SECONDS"] = "3"
+    # A worker's tests share its cloud, and module fixtures keep endpoints up across tests: room past the
+    # participant's default of 4 instances per type and usage (tests/local_cloud/test_quotas.py tests the limit).
+    for usage in USAGES:
+        os.environ.setdefault(setting(usage), "32")
     # Every cloud of the session (and of later sessions on this machine) shares one build per framework version.
     os.environ.setdefault("MAZE_FRAMEWORKS_DIR", str(Path.home() / ".cache" / "sagemaker-maze" / "frameworks"))
     session.config.stash[SESSION_CLOUD] = SessionCloud(state)
@@ -137,4 +142,3 @@ def pytest_runtest_call(item: pytest.Item) -> object:
             shown,
         )
     return result
-

@@ -23,6 +23,7 @@ from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.cloudwatch_journal import CloudWatchJournal
 from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store
 from local_sagemaker.cloud.platform.errors import ValidationError
+from local_sagemaker.cloud.platform.quotas import Quotas
 from local_sagemaker.cloud.platform.records import FILE_NAME, RecordStore
 from local_sagemaker.cloud.platform.resource import Service
 from local_sagemaker.cloud.platform.tags import TagStore
@@ -76,17 +77,20 @@ class LocalCloud:
         tags = TagStore(self.records)
         frameworks = FrameworkEnvs(frameworks_dir(state_dir))
         jobs = state_dir / "jobs"
+        quotas = Quotas()  # MAZE_<USAGE>_INSTANCE_QUOTA, read once, as the account's quotas at start
         # The control plane: one service per SageMaker resource family, each with the runner or fleet that
         # executes it. Services meet only through each other's public operations (batch reads DescribeModel).
-        hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records)
+        hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records, quotas)
         describe_model = hosting.describe_model_by_name
         self.services: list[Service] = [
-            TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records),
+            TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records, quotas),
             hosting,
-            ProcessingService(ProcessingRunner(jobs / "processing", self.aws, frameworks), tags, self.records),
+            ProcessingService(
+                ProcessingRunner(jobs / "processing", self.aws, frameworks), tags, self.records, quotas
+            ),
             TransformService(
                 TransformRunner(jobs / "transform", self.aws, describe_model, frameworks), describe_model, tags,
-                self.records,
+                self.records, quotas,
             ),
         ]  # fmt: skip
         self.metrics = InvocationMetrics(lambda region: self.aws.client("cloudwatch", region))

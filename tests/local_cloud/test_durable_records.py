@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local_sagemaker.cloud.platform import shutdown_stops
 from local_sagemaker.cloud.platform.clock import now
 from local_sagemaker.cloud.platform.records import FILE_NAME, IncompatibleState, RecordStore
 from local_sagemaker.common import state_files
@@ -120,6 +121,8 @@ def test_jobs_come_back_as_they_were_and_a_running_one_ends_as_its_cloud_did(tmp
         ]
         stopped = sm.describe_training_job(TrainingJobName=running)
         assert (stopped["TrainingJobStatus"], stopped.get("FailureReason")) == ("Stopped", None)
+        # No FailureReason on a Stopped job, as on AWS: its last transition's message says the cloud stopped it.
+        assert stopped["SecondaryStatusTransitions"][-1]["StatusMessage"] == shutdown_stops.REASON
 
         lost = submit(sm, s3, SLEEP_SCRIPT)
         wait(sm, lost, until=("Training",))

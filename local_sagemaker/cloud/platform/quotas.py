@@ -15,7 +15,11 @@ raises one usage's quota with its setting, ``MAZE_<USAGE>_INSTANCE_QUOTA`` (for 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 from local_sagemaker.cloud.platform.errors import AwsError, ValidationError
 
@@ -65,12 +69,25 @@ class Quotas:
     def __init__(self, limits: dict[str, int] | None = None) -> None:
         self.limits = configured() if limits is None else limits
         self._counters: dict[str, Callable[[], Iterable[tuple[str, int]]]] = {}
+        self._admitting = threading.RLock()
 
     def count_with(self, usage: str, in_use: Callable[[], Iterable[tuple[str, int]]]) -> None:
         """Register how ``usage``'s running instances are counted (a service does it when it starts)."""
         if usage not in USAGES:
             raise ValueError(f"unknown usage {usage!r}: one of {', '.join(USAGES)}")
         self._counters[usage] = in_use
+
+    @contextmanager
+    def admitting(self, usage: str, requested: Iterable[tuple[str, int]]) -> Iterator[None]:
+        """Check ``requested`` (instance type, count) pairs, then hold every other admission until the block,
+        which creates the resource that counts them, ends: two requests at once cannot both take the last room."""
+        with self._admitting:
+            totals: Counter[str] = Counter()
+            for instance_type, count in requested:
+                totals[instance_type] += count
+            for instance_type, count in totals.items():
+                self.check(usage, instance_type, count)
+            yield
 
     def check(self, usage: str, instance_type: str, requested: int) -> None:
         """Raise AWS's ``ResourceLimitExceeded`` if ``requested`` more instances pass the quota; else return."""
@@ -86,3 +103,10 @@ class Quotas:
                 f"AWS Service Quotas to request an increase for this quota. (local cloud: raise it with "
                 f"{setting(usage)}=<instances> before `python -m local_sagemaker up`.)"
             )
+
+
+def job_instances(resources: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The (instance type, count) a job asks for, from its ResourceConfig, TransformResources or ClusterConfig
+    (all three name ``InstanceType`` and ``InstanceCount``); none without an instance type (instance groups)."""
+    instance_type = resources.get("InstanceType")
+    return [(instance_type, int(resources.get("InstanceCount", 1)))] if instance_type else []

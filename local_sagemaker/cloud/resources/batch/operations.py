@@ -7,6 +7,7 @@ from typing import Any
 from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
 from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn, check_name
+from local_sagemaker.cloud.platform.quotas import Quotas, job_instances
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
 from local_sagemaker.cloud.platform.resource import Action, ModelLookup, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
@@ -50,14 +51,20 @@ class TransformService:
     """
 
     def __init__(
-        self, runner: TransformRunner, describe_model: ModelLookup, tags: TagStore, store: RecordStore
+        self,
+        runner: TransformRunner,
+        describe_model: ModelLookup,
+        tags: TagStore,
+        store: RecordStore,
+        quotas: Quotas,
     ) -> None:
-        self._runner, self._describe_model = runner, describe_model
+        self._runner, self._describe_model, self._quotas = runner, describe_model, quotas
         self._jobs = Registry(store, tags, TransformJobRecord, _not_found)
         for record in self._jobs.all():
             # A job of an earlier run still running lost its instances with the cloud: it ends Failed.
             if record.status in RUNNING:
                 record.finish("Failed", interrupted("the job ran"))
+        quotas.count_with("transform", self._instances_in_use)
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -73,7 +80,8 @@ class TransformService:
         name = request["TransformJobName"]
         exists = ResourceInUse(f"Job name must be unique within an AWS account and region, and {name} exists.")
         record = TransformJobRecord(request=request, arn=arn(region, "transform-job", name))
-        self._jobs.add(record, request.get("Tags"), lambda: exists)  # before the job starts and the call answers
+        with self._quotas.admitting("transform", job_instances(request.get("TransformResources", {}))):
+            self._jobs.add(record, request.get("Tags"), lambda: exists)  # before the job starts and the call answers
         self._runner.start(record)
         return {"TransformJobArn": record.arn}
 
@@ -83,6 +91,15 @@ class TransformService:
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         self._jobs.get(request["TransformJobName"], region).request_stop()
         return {}
+
+    def _instances_in_use(self) -> list[tuple[str, int]]:
+        """A job holds its instances while InProgress or Stopping (AWS's quota counts them until it ends)."""
+        return [
+            pair
+            for job in self._jobs.all()
+            if job.status in RUNNING
+            for pair in job_instances(job.request.get("TransformResources", {}))
+        ]
 
     def busy(self) -> bool:
         return any(job.status in RUNNING for job in self._jobs.all())

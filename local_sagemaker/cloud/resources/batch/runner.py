@@ -29,6 +29,7 @@ from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.errors import AwsError
 from local_sagemaker.cloud.platform.resource import ModelLookup
 from local_sagemaker.cloud.platform.s3 import split_s3_uri
+from local_sagemaker.cloud.platform.shutdown_stops import ShutdownStops
 from local_sagemaker.cloud.resources.batch import data_processing as dp
 from local_sagemaker.cloud.resources.batch.data_log import DataLog
 from local_sagemaker.cloud.resources.batch.record import TransformJobRecord
@@ -59,6 +60,7 @@ class TransformRunner:
         self.root, self.aws, self.describe_model, self.frameworks = root, aws, describe_model, frameworks
         shutil.rmtree(root, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
+        self._shutdown_stops = ShutdownStops()
 
     def start(self, job: TransformJobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(job,), name=f"transform:{job.name}", daemon=True)
@@ -66,8 +68,7 @@ class TransformRunner:
         thread.start()
 
     def shutdown(self, jobs: list[TransformJobRecord]) -> None:
-        for job in jobs:
-            job.stop_requested.set()
+        self._shutdown_stops.stop(jobs)
         for thread in self._threads:
             thread.join(timeout=30)
 
@@ -95,7 +96,12 @@ class TransformRunner:
 
             with ThreadPoolExecutor(max_workers=len(instances)) as pool:
                 list(pool.map(work, instances, shares))
-            outcome: tuple[str, str | None] = ("Stopped" if job.stop_requested.is_set() else "Completed", None)
+            # DescribeTransformJob has no member but FailureReason to say why a job ended: a job the cloud's stop
+            # stopped carries it (a job its user stopped carries none).
+            stopped = job.stop_requested.is_set()
+            outcome: tuple[str, str | None] = (
+                ("Stopped", self._shutdown_stops.reason(job)) if stopped else ("Completed", None)
+            )
         except (JobFailed, InstanceFailed) as error:
             job.stop_requested.set()
             outcome = ("Failed", str(error)[:1024])

@@ -12,6 +12,7 @@ from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.errors import ValidationError
 from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn, check_name
+from local_sagemaker.cloud.platform.quotas import Quotas
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
 from local_sagemaker.cloud.platform.resource import Action, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
@@ -53,13 +54,30 @@ def _validate_variant(variant: dict[str, Any]) -> None:
         )
 
 
+def _instances(config: dict[str, Any]) -> list[tuple[str, int]]:
+    """The instances an endpoint config's variants ask for; a serverless variant has no instance type and counts
+    against no instance quota."""
+    return [
+        (variant["InstanceType"], int(variant.get("InitialInstanceCount", 1)))
+        for variant in config.get("ProductionVariants", [])
+        if "ServerlessConfig" not in variant and variant.get("InstanceType")
+    ]
+
+
 class HostingService:
     """The records of models, endpoint configs and endpoints, kept in the store: read back at start, each change
     written before it is answered (an endpoint's status changes too, whichever thread makes them)."""
 
     def __init__(
-        self, root: Path, aws: LocalAws, tags: TagStore, frameworks: FrameworkEnvs, store: RecordStore
+        self,
+        root: Path,
+        aws: LocalAws,
+        tags: TagStore,
+        frameworks: FrameworkEnvs,
+        store: RecordStore,
+        quotas: Quotas,
     ) -> None:
+        self._quotas = quotas
         self.models = Registry(store, tags, ModelRecord, _could_not_find("model", "model"))
         self.configs = Registry(
             store, tags, EndpointConfigRecord, _could_not_find("endpoint configuration", "endpoint-config")
@@ -68,6 +86,7 @@ class HostingService:
         for endpoint in self.endpoints.all():
             self._restore(endpoint)
         self.fleet = Fleet(root, aws, frameworks, self.describe_model_by_name, self.endpoints.all)
+        quotas.count_with("endpoint", self._instances_in_use)
 
     @staticmethod
     def _restore(endpoint: EndpointRecord) -> None:
@@ -145,15 +164,18 @@ class HostingService:
         name = check_name(request.get("EndpointName", ""), "endpointName")
         config = self.configs.get(request["EndpointConfigName"], region).describe()
         endpoint = EndpointRecord(endpoint_name=name, arn=arn(region, "endpoint", name), config=config)
-        self.endpoints.add(endpoint, request.get("Tags"), _already_exists("endpoint", "endpoint", name, region))
+        with self._quotas.admitting("endpoint", _instances(config)):
+            self.endpoints.add(endpoint, request.get("Tags"), _already_exists("endpoint", "endpoint", name, region))
         self.fleet.deploy(endpoint, config)
         return {"EndpointArn": endpoint.arn}
 
     def update_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         endpoint = self.endpoints.get(request["EndpointName"], region)
         config = self.configs.get(request["EndpointConfigName"], region).describe()
-        if not endpoint.transition("InService", "Updating"):
-            raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        # The new config's instances come up beside the old ones (blue/green), so both count, as on AWS.
+        with self._quotas.admitting("endpoint", _instances(config)):
+            if not endpoint.transition("InService", "Updating"):
+                raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         self.fleet.deploy(endpoint, config)
         return {"EndpointArn": endpoint.arn}
 
@@ -179,6 +201,15 @@ class HostingService:
 
     def warm(self, endpoint: EndpointRecord) -> float | None:
         return self.fleet.warm(endpoint)
+
+    def _instances_in_use(self) -> list[tuple[str, int]]:
+        """Every endpoint but a Failed one holds its config's instances (Creating, Updating, InService...)."""
+        return [
+            pair
+            for endpoint in self.endpoints.all()
+            if endpoint.status != "Failed"
+            for pair in _instances(endpoint.config)
+        ]
 
     def busy(self) -> bool:
         return False  # an endpoint in service does not keep an idle cloud up (the kernels that use it do)

@@ -9,19 +9,19 @@ from typing import Any
 
 from local_sagemaker.cloud.compute.framework_images import check_image
 from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
-from local_sagemaker.cloud.platform.listing import matches
+from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.names import check_name
+from local_sagemaker.cloud.platform.quotas import Quotas, job_instances
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.processing.record import RUNNING, ProcessingJobRecord
 from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 
-SORT_KEYS: dict[str, Callable[[ProcessingJobRecord], Any]] = {
-    "CreationTime": lambda r: r.creation_time,
-    "Name": lambda r: r.name,
-    "Status": lambda r: r.status,
-}
+# Sorted by CreationTime, Ascending unless asked otherwise (AWS's API reference).
+LISTING = Listing(
+    "ProcessingJobSummaries", ProcessingJobRecord.summary, ("Name", "CreationTime", "Status"), "Ascending"
+)
 KIND = "ProcessingJob"
 # Every instance is a process of this machine: a few are a cluster, more only make the machine crawl.
 MAX_INSTANCES = 4
@@ -101,20 +101,26 @@ def _validate(request: dict[str, Any]) -> None:
         raise ValidationError(f"Input and output names must be unique within a processing job: {duplicates}.")
 
 
+def _cluster(request: dict[str, Any]) -> list[tuple[str, int]]:
+    """The instances a processing job asks for, as its quota counts them."""
+    return job_instances(request.get("ProcessingResources", {}).get("ClusterConfig", {}))
+
+
 class ProcessingService:
     """CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs and StopProcessingJob over one set of records.
 
     The records live in ``store``: read back at start, each change written before it is answered.
     """
 
-    def __init__(self, runner: ProcessingRunner, tags: TagStore, store: RecordStore) -> None:
-        self._runner = runner
+    def __init__(self, runner: ProcessingRunner, tags: TagStore, store: RecordStore, quotas: Quotas) -> None:
+        self._runner, self._quotas = runner, quotas
         self._start_job = runner.start
         self._tags = tags
         self._store = store
         self._jobs: dict[str, ProcessingJobRecord] = {}
         self._lock = threading.Lock()
         self._restore()
+        quotas.count_with("processing", self._instances_in_use)
 
     def _restore(self) -> None:
         """The jobs of earlier runs; one still running then lost its instances with the cloud: it ends Failed.
@@ -139,7 +145,7 @@ class ProcessingService:
         _validate(request)
         name = request["ProcessingJobName"]
         arn = resource_arn(region, "processing-job", name)
-        with self._lock:
+        with self._quotas.admitting("processing", _cluster(request)), self._lock:
             if name in self._jobs:
                 raise ResourceInUse(
                     "Processing job names must be unique within an AWS account and region, and a processing job "
@@ -170,23 +176,18 @@ class ProcessingService:
         return {}
 
     def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        sort_by = request.get("SortBy", "CreationTime")
-        order = request.get("SortOrder", "Ascending")
-        if sort_by not in SORT_KEYS or order not in ("Ascending", "Descending"):
-            raise ValidationError(f"Invalid SortBy '{sort_by}' or SortOrder '{order}'.")
         with self._lock:
-            jobs = [job for job in self._jobs.values() if matches(job, request)]
-        jobs.sort(key=SORT_KEYS[sort_by], reverse=order == "Descending")
-        start = int(request.get("NextToken") or 0)
-        size = int(request.get("MaxResults") or 10)
-        out: dict[str, Any] = {"ProcessingJobSummaries": [job.summary() for job in jobs[start : start + size]]}
-        if start + size < len(jobs):
-            out["NextToken"] = str(start + size)
-        return out
+            jobs = list(self._jobs.values())
+        return LISTING.answer(jobs, request)
 
     def running(self) -> list[ProcessingJobRecord]:
         with self._lock:
             return [job for job in self._jobs.values() if job.status in RUNNING]
+
+    # quotas ---------------------------------------------------------------------------------
+    def _instances_in_use(self) -> list[tuple[str, int]]:
+        """A job holds its instances while InProgress or Stopping (AWS's quota counts them until it ends)."""
+        return [pair for job in self.running() for pair in _cluster(job.request)]
 
     def busy(self) -> bool:
         return bool(self.running())

@@ -16,6 +16,7 @@ from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.logs import LogStreamWriter
+from local_sagemaker.cloud.platform.shutdown_stops import ShutdownStops
 from local_sagemaker.cloud.resources.processing.instance import MESSAGE_READ, InputError, Instance
 from local_sagemaker.cloud.resources.processing.record import ProcessingJobRecord
 
@@ -35,6 +36,7 @@ class ProcessingRunner:
         self.jobs_dir, self.aws, self.frameworks = jobs_dir, aws, frameworks
         shutil.rmtree(jobs_dir, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
+        self._shutdown_stops = ShutdownStops()
 
     def start(self, record: ProcessingJobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"processing:{record.name}", daemon=True)
@@ -43,8 +45,7 @@ class ProcessingRunner:
 
     def shutdown(self, jobs: list[ProcessingJobRecord]) -> None:
         """Stop what still runs (the local cloud is going down) and wait for the jobs to settle."""
-        for job in jobs:
-            job.stop_requested.set()
+        self._shutdown_stops.stop(jobs)
         for thread in self._threads:
             thread.join(timeout=STOP_GRACE_SECONDS + 10)
 
@@ -83,7 +84,7 @@ class ProcessingRunner:
         if not view.available:
             return ("Failed", _no_view(view.why))
         if record.stop_requested.is_set():
-            return ("Stopped", None)
+            return ("Stopped", self._shutdown_stops.reason(record))
 
         def progress(line: str) -> None:
             for writer in writers:
@@ -117,7 +118,9 @@ class ProcessingRunner:
             return ("Completed", None)
         if outcome == "failed":
             return ("Failed", ALGORITHM_ERROR)
-        return ("Stopped", None)
+        # FailureReason is the only member of DescribeProcessingJob that says why a job ended (ExitMessage is
+        # the container's): a job the cloud's stop stopped carries it, one its user stopped none.
+        return ("Stopped", self._shutdown_stops.reason(record))
 
     def _process(
         self, record: ProcessingJobRecord, instances: list[Instance], writers: list[LogStreamWriter],

@@ -10,6 +10,7 @@ from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
 from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.names import check_name
+from local_sagemaker.cloud.platform.quotas import Quotas, job_instances
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
 from local_sagemaker.cloud.platform.resource import Action, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
@@ -75,14 +76,15 @@ class TrainingService:
     The records live in the store: read back at start, each change written before it is answered.
     """
 
-    def __init__(self, runner: TrainingRunner, tags: TagStore, store: RecordStore) -> None:
-        self._runner = runner
+    def __init__(self, runner: TrainingRunner, tags: TagStore, store: RecordStore, quotas: Quotas) -> None:
+        self._runner, self._quotas = runner, quotas
         self._jobs = Registry(store, tags, TrainingJobRecord, _not_found)
         for record in self._jobs.all():
             # A job of an earlier run still running lost its process with the cloud: it ends Failed. A cloud
             # stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
             if record.status in RUNNING:
                 record.finish("Failed", "Failed", "Training job failed", interrupted("the job ran"))
+        quotas.count_with("training", self._instances_in_use)
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -101,7 +103,8 @@ class TrainingService:
             f"with this name already exists ({arn})"
         )
         # On disk (with its first transition) before the job starts and the call answers.
-        record = self._jobs.add(TrainingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
+        with self._quotas.admitting("training", job_instances(request.get("ResourceConfig", {}))):
+            record = self._jobs.add(TrainingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
         self._runner.start(record)
         return {"TrainingJobArn": arn}
 
@@ -113,6 +116,15 @@ class TrainingService:
         if refused:
             raise ValidationError(f"The request was rejected because the training job is in status {refused}.")
         return {}
+
+    def _instances_in_use(self) -> list[tuple[str, int]]:
+        """A job holds its instances while InProgress or Stopping (AWS's quota counts them until it ends)."""
+        return [
+            pair
+            for job in self._jobs.all()
+            if job.status in RUNNING
+            for pair in job_instances(job.request.get("ResourceConfig", {}))
+        ]
 
     def busy(self) -> bool:
         return any(job.status in RUNNING for job in self._jobs.all())

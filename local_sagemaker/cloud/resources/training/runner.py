@@ -17,6 +17,7 @@ from local_sagemaker.cloud.compute.processes import output_lines, spawn_containe
 from local_sagemaker.cloud.compute.utilization import UtilizationSampler
 from local_sagemaker.cloud.platform.aws_clients import LocalAws
 from local_sagemaker.cloud.platform.logs import LogStreamWriter
+from local_sagemaker.cloud.platform.shutdown_stops import ShutdownStops
 from local_sagemaker.cloud.resources.training.metrics import NAMESPACE, MetricScraper, put_metric
 from local_sagemaker.cloud.resources.training.record import TrainingJobRecord
 from local_sagemaker.cloud.resources.training.workspace import HOST, ChannelError, Workspace
@@ -37,6 +38,7 @@ class TrainingRunner:
         self.jobs_dir, self.aws, self.frameworks = jobs_dir, aws, frameworks
         shutil.rmtree(jobs_dir, ignore_errors=True)  # folders of jobs a cloud killed by SIGKILL left behind
         self._threads: list[threading.Thread] = []
+        self._shutdown_stops = ShutdownStops()
 
     def start(self, record: TrainingJobRecord) -> None:
         thread = threading.Thread(target=self._run, args=(record,), name=f"training:{record.name}", daemon=True)
@@ -45,8 +47,7 @@ class TrainingRunner:
 
     def shutdown(self, jobs: list[TrainingJobRecord]) -> None:
         """Stop what still runs (the local cloud is going down) and wait for the jobs to settle."""
-        for job in jobs:
-            job.stop_requested.set()
+        self._shutdown_stops.stop(jobs)
         for thread in self._threads:
             thread.join(timeout=STOP_GRACE_SECONDS + 10)
 
@@ -84,7 +85,7 @@ class TrainingRunner:
         record.transition("Starting", "Preparing the instances for training")
         record.transition("Downloading", "Downloading input data")
         if record.stop_requested.is_set():
-            return ("Stopped", "Stopped", "Training job stopped before it started", None)
+            return ("Stopped", "Stopped", self._stopped(record, "Training job stopped before it started"), None)
         started = time.monotonic()
         # On AWS the image is pulled while the data downloads; here its environment is built on first use.
         version = check_image(request["AlgorithmSpecification"]["TrainingImage"])
@@ -109,10 +110,15 @@ class TrainingRunner:
             record.model_artifacts = artifacts
         endings: dict[str, Ending] = {
             "exited": ("Completed", "Completed", "Training job completed", None),
-            "stopped": ("Stopped", "Stopped", "Training job stopped", None),
+            "stopped": ("Stopped", "Stopped", self._stopped(record, "Training job stopped"), None),
             "timeout": ("Stopped", "MaxRuntimeExceeded", "Job stopped because it exceeded MaxRuntimeInSeconds", None),
         }
         return endings[outcome]
+
+    def _stopped(self, record: TrainingJobRecord, message: str) -> str:
+        """The Stopped transition's StatusMessage: why the cloud's stop stopped the job, if it did. On AWS a
+        Stopped job has no FailureReason; its last SecondaryStatusTransition's StatusMessage says how it ended."""
+        return self._shutdown_stops.reason(record) or message
 
     def _train(
         self, record: TrainingJobRecord, workspace: Workspace, log: LogStreamWriter, python: Path, region: str,

@@ -1,5 +1,5 @@
 """SageMaker Processing on the local cloud: the container's contract (literal /opt/ml paths, sharded inputs,
-outputs, config files, ExitMessage), stop, restart, listing, and the SDK's processors unchanged."""
+outputs, config files, ExitMessage), stop, restart, and the SDK's processors unchanged."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 from local_sagemaker.cloud.compute import opt_ml_view as opt_ml_view_module
 from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.kernel import launcher
-from tests.local_cloud import jobs as training
-from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, unique
+from testing import training_jobs as training
+from testing.training_jobs import BUCKET, IMAGE, ROLE, unique
 from tests.local_cloud.processes import cloud_of_its_own
 from tests.local_cloud.test_connect import after_connect, run_python
 
@@ -216,22 +216,6 @@ def test_where_mount_namespaces_are_refused_the_view_says_why(tmp_path) -> None:
     view = opt_ml_view_module._probe(str(refusing))
     assert not view.available
     assert view.why == f"{refusing} --mount --map-root-user failed: unshare: unshare failed: Operation not permitted"
-
-
-def test_listing_filters_sorts_and_pages(sm, s3) -> None:
-    tag = unique("listed")
-    names = [create(sm, s3, "print('done')\n", name=f"{tag}-{index}") for index in range(3)]
-    for name in names:
-        wait(sm, name)
-    order = {"NameContains": tag, "SortBy": "Name", "SortOrder": "Descending"}
-    first = sm.list_processing_jobs(**order, MaxResults=2)
-    assert [s["ProcessingJobName"] for s in first["ProcessingJobSummaries"]] == names[:0:-1]
-    rest = sm.list_processing_jobs(**order, NextToken=first["NextToken"])
-    assert [s["ProcessingJobName"] for s in rest["ProcessingJobSummaries"]] == names[:1]
-    assert "NextToken" not in rest
-    assert sm.list_processing_jobs(NameContains=tag, StatusEquals="Failed")["ProcessingJobSummaries"] == []
-    with pytest.raises(ClientError, match="Invalid pagination token"):
-        sm.list_processing_jobs(NextToken="forged")
 
 
 @pytest.mark.parametrize(

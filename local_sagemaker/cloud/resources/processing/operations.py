@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from local_sagemaker.cloud.compute.framework_images import check_image
 from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
-from local_sagemaker.cloud.platform.listing import matches
+from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.names import check_name
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.resource import Action, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.processing.record import RUNNING, ProcessingJobRecord
 from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 
-SORT_KEYS: dict[str, Callable[[ProcessingJobRecord], Any]] = {
-    "CreationTime": lambda r: r.creation_time,
-    "Name": lambda r: r.name,
-    "Status": lambda r: r.status,
-}
-KIND = "ProcessingJob"
+# Sorted by CreationTime, Ascending unless asked otherwise (botocore's model of ListProcessingJobs).
+LISTING = Listing(
+    "ProcessingJobSummaries", ProcessingJobRecord.summary, ("Name", "CreationTime", "Status"), "Ascending"
+)
 # Every instance is a process of this machine: a few are a cluster, more only make the machine crawl.
 MAX_INSTANCES = 4
 CONTAINER_PREFIX = "/opt/ml/processing/"
@@ -101,37 +97,31 @@ def _validate(request: dict[str, Any]) -> None:
         raise ValidationError(f"Input and output names must be unique within a processing job: {duplicates}.")
 
 
-class ProcessingService:
-    """CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs and StopProcessingJob over one set of records.
+def _not_found(name: str, region: str) -> ValidationError:
+    return ValidationError(f"Could not find requested job with name {name}")
 
-    The records live in ``store``: read back at start, each change written before it is answered.
+
+class ProcessingService:
+    """CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs and StopProcessingJob; the runner executes
+    the jobs.
+
+    The records live in the store: read back at start, each change written before it is answered.
     """
 
     def __init__(self, runner: ProcessingRunner, tags: TagStore, store: RecordStore) -> None:
         self._runner = runner
-        self._start_job = runner.start
-        self._tags = tags
-        self._store = store
-        self._jobs: dict[str, ProcessingJobRecord] = {}
-        self._lock = threading.Lock()
-        self._restore()
-
-    def _restore(self) -> None:
-        """The jobs of earlier runs; one still running then lost its instances with the cloud: it ends Failed.
-
-        A cloud stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
-        """
-        for state in self._store.load(KIND):
-            name = state["request"]["ProcessingJobName"]
-            record = self._jobs[name] = ProcessingJobRecord(**state, on_change=partial(self._store.put, KIND, name))
+        self._jobs = Registry(store, tags, ProcessingJobRecord, _not_found)
+        for record in self._jobs.all():
+            # A job of an earlier run still running lost its instances with the cloud: it ends Failed. A cloud
+            # stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
             if record.status in RUNNING:
                 record.finish("Failed", interrupted("the job ran"))
 
-    def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
+    def actions(self) -> dict[str, Action]:
         return {
             "CreateProcessingJob": self.create,
             "DescribeProcessingJob": self.describe,
-            "ListProcessingJobs": self.list,
+            "ListProcessingJobs": lambda request, region: LISTING.answer(self._jobs.all(), request),
             "StopProcessingJob": self.stop,
         }
 
@@ -139,57 +129,26 @@ class ProcessingService:
         _validate(request)
         name = request["ProcessingJobName"]
         arn = resource_arn(region, "processing-job", name)
-        with self._lock:
-            if name in self._jobs:
-                raise ResourceInUse(
-                    "Processing job names must be unique within an AWS account and region, and a processing job "
-                    f"with this name already exists ({arn})"
-                )
-            on_change = partial(self._store.put, KIND, name)
-            record = ProcessingJobRecord(request=request, arn=arn, on_change=on_change)
-            record.save()  # on disk before the job starts and the call answers
-            self._jobs[name] = record
-        self._tags.register(arn, request.get("Tags"))
-        self._start_job(record)
+        exists = ResourceInUse(
+            "Processing job names must be unique within an AWS account and region, and a processing job "
+            f"with this name already exists ({arn})"
+        )
+        # On disk before the job starts and the call answers.
+        record = self._jobs.add(ProcessingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
+        self._runner.start(record)
         return {"ProcessingJobArn": arn}
 
-    def get(self, name: str) -> ProcessingJobRecord:
-        with self._lock:
-            record = self._jobs.get(name)
-        if record is None:
-            raise ValidationError(f"Could not find requested job with name {name}")
-        return record
-
     def describe(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        return self.get(request.get("ProcessingJobName", "")).describe()
+        return self._jobs.get(request["ProcessingJobName"], region).describe()
 
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        refused = self.get(request.get("ProcessingJobName", "")).request_stop()
+        refused = self._jobs.get(request["ProcessingJobName"], region).request_stop()
         if refused:
             raise ValidationError(f"The request was rejected because the processing job is in status {refused}.")
         return {}
 
-    def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        sort_by = request.get("SortBy", "CreationTime")
-        order = request.get("SortOrder", "Ascending")
-        if sort_by not in SORT_KEYS or order not in ("Ascending", "Descending"):
-            raise ValidationError(f"Invalid SortBy '{sort_by}' or SortOrder '{order}'.")
-        with self._lock:
-            jobs = [job for job in self._jobs.values() if matches(job, request)]
-        jobs.sort(key=SORT_KEYS[sort_by], reverse=order == "Descending")
-        start = int(request.get("NextToken") or 0)
-        size = int(request.get("MaxResults") or 10)
-        out: dict[str, Any] = {"ProcessingJobSummaries": [job.summary() for job in jobs[start : start + size]]}
-        if start + size < len(jobs):
-            out["NextToken"] = str(start + size)
-        return out
-
-    def running(self) -> list[ProcessingJobRecord]:
-        with self._lock:
-            return [job for job in self._jobs.values() if job.status in RUNNING]
-
     def busy(self) -> bool:
-        return bool(self.running())
+        return any(job.status in RUNNING for job in self._jobs.all())
 
     def shutdown(self) -> None:
-        self._runner.shutdown(self.running())
+        self._runner.shutdown([job for job in self._jobs.all() if job.status in RUNNING])

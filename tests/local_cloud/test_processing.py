@@ -165,18 +165,30 @@ def test_a_stopped_job_ends_stopped_and_cannot_be_stopped_again(sm, s3, logs) ->
 
 
 def test_a_job_running_when_its_cloud_is_killed_is_failed_with_the_reason_after_the_restart(tmp_path) -> None:
+    """The running job ends Failed, saying why; a finished one and its tags come back as they were."""
     info, sm, s3 = cloud_of_its_own(tmp_path)
     state = info.state_dir
     try:
+        empty = s3_input("data", f"s3://{BUCKET}/{unique('nothing')}/", "/opt/ml/processing/input/data")
+        done = create(sm, s3, "pass\n", inputs=[empty])
+        finished = {key: value for key, value in wait(sm, done).items() if key != "ResponseMetadata"}
+        tags = [{"Key": "maze-team", "Value": "durable"}]
+        sm.add_tags(ResourceArn=finished["ProcessingJobArn"], Tags=tags)
         name = create(sm, s3, "import time\ntime.sleep(600)\n")
         wait(sm, name, started=True)
         os.kill(info.pid, signal.SIGKILL)
         info, started = launcher.find_or_start(state, idle_seconds=None)
         assert started
-        failed = info.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+        sm = info.client("sagemaker")
+        failed = sm.describe_processing_job(ProcessingJobName=name)
         assert failed["ProcessingJobStatus"] == "Failed"
         assert failed["FailureReason"].startswith("InternalServerError: the local cloud stopped while the job ran")
         assert "ProcessingEndTime" in failed
+        again = sm.describe_processing_job(ProcessingJobName=done)
+        assert {key: value for key, value in again.items() if key != "ResponseMetadata"} == finished
+        assert sm.list_tags(ResourceArn=finished["ProcessingJobArn"])["Tags"] == tags
+        listed = sm.list_processing_jobs(NameContains="proc")["ProcessingJobSummaries"]
+        assert [job["ProcessingJobName"] for job in listed] == [done, name], "CreationTime, Ascending"
     finally:
         launcher.stop(state)
 

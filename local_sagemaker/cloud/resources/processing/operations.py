@@ -32,43 +32,38 @@ def _check_local_path(path: str, what: str) -> None:
         )
 
 
+# What the local cloud reads and writes of an input's S3Input and an output's S3Output (AWS's defaults).
+INPUT_SUPPORTS = {"S3DataType": "S3Prefix", "S3InputMode": "File", "S3CompressionType": "None"}
+OUTPUT_SUPPORTS = {"S3UploadMode": "EndOfJob"}
+
+
+def _check_s3_part(what: str, s3: dict[str, Any] | None, missing: str, supports: dict[str, str]) -> None:
+    """An input's or output's S3 part: present, under /opt/ml/processing/, with members the local cloud runs."""
+    if s3 is None:
+        raise ValidationError(f"{what}: {missing}")
+    _check_local_path(s3.get("LocalPath", ""), what)
+    for member, supported in supports.items():
+        value = s3.get(member, supported)
+        if value != supported:
+            raise ValidationError(
+                f"{what}: the local cloud supports {member} '{supported}' only, not '{value}'. "
+                "Use it, or run on AWS (MAZE_TARGET=aws)."
+            )
+
+
 def _validate_inputs(inputs: list[dict[str, Any]]) -> None:
     for source in inputs:
-        name = source.get("InputName", "")
-        s3 = source.get("S3Input")
-        if s3 is None:
-            raise ValidationError(
-                f"Input '{name}': the local cloud reads S3Input sources only (no DatasetDefinition: Athena and "
-                "Redshift are not part of it). Stage the data in S3, or run on AWS (MAZE_TARGET=aws)."
-            )
-        _check_local_path(s3.get("LocalPath", ""), f"Input '{name}'")
-        unsupported = {
-            "S3DataType": (s3.get("S3DataType", "S3Prefix"), "S3Prefix"),
-            "S3InputMode": (s3.get("S3InputMode", "File"), "File"),
-            "S3CompressionType": (s3.get("S3CompressionType", "None"), "None"),
-        }
-        for member, (value, supported) in unsupported.items():
-            if value != supported:
-                raise ValidationError(
-                    f"Input '{name}': the local cloud supports {member} '{supported}' only, not '{value}'. "
-                    "Use it, or run on AWS (MAZE_TARGET=aws)."
-                )
+        missing = (
+            "the local cloud reads S3Input sources only (no DatasetDefinition: Athena and Redshift are not part of "
+            "it). Stage the data in S3, or run on AWS (MAZE_TARGET=aws)."
+        )
+        _check_s3_part(f"Input '{source.get('InputName', '')}'", source.get("S3Input"), missing, INPUT_SUPPORTS)
 
 
 def _validate_outputs(outputs: list[dict[str, Any]]) -> None:
     for output in outputs:
-        name = output.get("OutputName", "")
-        s3 = output.get("S3Output")
-        if s3 is None:
-            raise ValidationError(
-                f"Output '{name}': the local cloud writes S3Output outputs only (there is no Feature Store here)."
-            )
-        _check_local_path(s3.get("LocalPath", ""), f"Output '{name}'")
-        if s3.get("S3UploadMode", "EndOfJob") != "EndOfJob":
-            raise ValidationError(
-                f"Output '{name}': the local cloud uploads outputs at the end of the job only (S3UploadMode "
-                f"'EndOfJob'), not '{s3['S3UploadMode']}'."
-            )
+        missing = "the local cloud writes S3Output outputs only (there is no Feature Store here)."
+        _check_s3_part(f"Output '{output.get('OutputName', '')}'", output.get("S3Output"), missing, OUTPUT_SUPPORTS)
 
 
 def _validate(request: dict[str, Any]) -> None:

@@ -62,6 +62,7 @@ def account_summary(info: launcher.CloudInfo) -> list[str]:
             objects, size = objects + 1, size + item["Size"]
     counts = {
         "training jobs": sum(1 for _ in _pages(sm, "list_training_jobs", "TrainingJobSummaries")),
+        "processing jobs": sum(1 for _ in _pages(sm, "list_processing_jobs", "ProcessingJobSummaries")),
         "transform jobs": sum(1 for _ in _pages(sm, "list_transform_jobs", "TransformJobSummaries")),
         "models": sum(1 for _ in _pages(sm, "list_models", "Models")),
         "endpoints": sum(1 for _ in _pages(sm, "list_endpoints", "Endpoints")),

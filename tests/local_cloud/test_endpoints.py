@@ -15,6 +15,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
+from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.cloud.resources.hosting.invocation_metrics import FLUSH_SECONDS
 from maze import evidence
 from testing.training_jobs import BUCKET
@@ -64,6 +65,18 @@ def test_an_endpoint_goes_creating_then_in_service(sm, s3, model_data, logs) -> 
     sm.delete_endpoint(EndpointName=name)
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sm.describe_endpoint(EndpointName=name)
+
+
+@pytest.mark.skipif(not opt_ml_view().available, reason=f"no mount namespace for /opt/ml: {opt_ml_view().why}")
+def test_a_model_that_hard_codes_opt_ml_model_predicts_as_on_sagemaker(sm, s3, model_data, runtime) -> None:
+    """Each instance sees its own tree at /opt/ml, so code written for SageMaker's paths finds its model."""
+    literal = "import joblib\ndef model_fn(model_dir):\n    return joblib.load('/opt/ml/model/model.joblib')\n"
+    name = deploy(sm, create_config(sm, create_model(sm, s3, model_data, literal)))
+    try:
+        assert wait_endpoint(sm, name)["EndpointStatus"] == "InService"
+        assert json.loads(invoke(runtime, name, csv_rows(DIGITS[:3]))[1]) == [0, 1, 2]
+    finally:
+        sm.delete_endpoint(EndpointName=name)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Every List* operation of the local cloud pages, filters and sorts as AWS's API reference says.
 
 Each operation gets twelve resources of its own (names ``<prefix>-a-00`` .. ``-a-05`` and ``<prefix>-b-06`` ..
-``-b-11``), the cheapest that exist: models and endpoint configs are free; endpoints, training and transform
-jobs are made to fail at once (a deleted model, an empty channel, a missing model archive), so none runs.
+``-b-11``), the cheapest that exist: models and endpoint configs are free; endpoints, training, processing and
+transform jobs are made to fail at once (a deleted model, an empty channel or input, a missing model archive), so
+none runs.
 What a listing must return is computed from each resource's Describe, never assumed.
 """
 
@@ -64,6 +65,24 @@ def make_training_jobs(sm: Any, s3: Any, names: list[str]) -> None:
     for name in names:
         submit(sm, s3, "print('never runs')", name=name, channels=empty)
     settle(lambda: [sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"] for n in names], ("InProgress",))
+
+
+def make_processing_jobs(sm: Any, s3: Any, names: list[str]) -> None:
+    """Jobs whose only input is empty: each fails before its container starts."""
+    empty = f"s3://{BUCKET}/listing/{unique('empty')}/"
+    for name in names:
+        sm.create_processing_job(
+            ProcessingJobName=name,
+            ProcessingInputs=[{"InputName": "data", "S3Input": {
+                "S3Uri": empty, "LocalPath": "/opt/ml/processing/input/data", "S3DataType": "S3Prefix"}}],
+            ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                   "VolumeSizeInGB": 30}},
+            AppSpecification={"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "-c", "print('never runs')"]},
+            RoleArn=ROLE,
+        )  # fmt: skip
+    settle(
+        lambda: [sm.describe_processing_job(ProcessingJobName=n)["ProcessingJobStatus"] for n in names], ("InProgress",)
+    )
 
 
 def make_transform_jobs(sm: Any, s3: Any, names: list[str]) -> None:
@@ -132,6 +151,9 @@ OPERATIONS = [
     Operation("list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "describe_training_job",
               status="TrainingJobStatus", settled_never="InProgress", sort_by=JOB_SORTS, default_order="Ascending",
               last_modified=True, make=make_training_jobs),
+    Operation("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName", "describe_processing_job",
+              status="ProcessingJobStatus", settled_never="InProgress", sort_by=JOB_SORTS, default_order="Ascending",
+              last_modified=True, make=make_processing_jobs),
     Operation("list_transform_jobs", "TransformJobSummaries", "TransformJobName", "describe_transform_job",
               status="TransformJobStatus", settled_never="InProgress", sort_by=JOB_SORTS,
               default_order="Descending", last_modified=True, make=make_transform_jobs),

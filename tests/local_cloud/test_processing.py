@@ -1,5 +1,5 @@
 """SageMaker Processing on the local cloud: the container's contract (literal /opt/ml paths, sharded inputs,
-outputs, config files, ExitMessage), stop, restart, listing, and the SDK's processors unchanged."""
+outputs, config files, ExitMessage), stop, restart, and the SDK's processors unchanged."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 from local_sagemaker.cloud.compute import opt_ml_view as opt_ml_view_module
 from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.kernel import launcher
-from tests.local_cloud import jobs as training
-from tests.local_cloud.jobs import BUCKET, IMAGE, ROLE, unique
+from testing import training_jobs as training
+from testing.training_jobs import BUCKET, IMAGE, ROLE, unique
 from tests.local_cloud.processes import cloud_of_its_own
 from tests.local_cloud.test_connect import after_connect, run_python
 
@@ -165,18 +165,30 @@ def test_a_stopped_job_ends_stopped_and_cannot_be_stopped_again(sm, s3, logs) ->
 
 
 def test_a_job_running_when_its_cloud_is_killed_is_failed_with_the_reason_after_the_restart(tmp_path) -> None:
+    """The running job ends Failed, saying why; a finished one and its tags come back as they were."""
     info, sm, s3 = cloud_of_its_own(tmp_path)
     state = info.state_dir
     try:
+        empty = s3_input("data", f"s3://{BUCKET}/{unique('nothing')}/", "/opt/ml/processing/input/data")
+        done = create(sm, s3, "pass\n", inputs=[empty])
+        finished = {key: value for key, value in wait(sm, done).items() if key != "ResponseMetadata"}
+        tags = [{"Key": "maze-team", "Value": "durable"}]
+        sm.add_tags(ResourceArn=finished["ProcessingJobArn"], Tags=tags)
         name = create(sm, s3, "import time\ntime.sleep(600)\n")
         wait(sm, name, started=True)
         os.kill(info.pid, signal.SIGKILL)
         info, started = launcher.find_or_start(state, idle_seconds=None)
         assert started
-        failed = info.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+        sm = info.client("sagemaker")
+        failed = sm.describe_processing_job(ProcessingJobName=name)
         assert failed["ProcessingJobStatus"] == "Failed"
         assert failed["FailureReason"].startswith("InternalServerError: the local cloud stopped while the job ran")
         assert "ProcessingEndTime" in failed
+        again = sm.describe_processing_job(ProcessingJobName=done)
+        assert {key: value for key, value in again.items() if key != "ResponseMetadata"} == finished
+        assert sm.list_tags(ResourceArn=finished["ProcessingJobArn"])["Tags"] == tags
+        listed = sm.list_processing_jobs(NameContains="proc")["ProcessingJobSummaries"]
+        assert [job["ProcessingJobName"] for job in listed] == [done, name], "CreationTime, Ascending"
     finally:
         launcher.stop(state)
 
@@ -216,22 +228,6 @@ def test_where_mount_namespaces_are_refused_the_view_says_why(tmp_path) -> None:
     view = opt_ml_view_module._probe(str(refusing))
     assert not view.available
     assert view.why == f"{refusing} --mount --map-root-user failed: unshare: unshare failed: Operation not permitted"
-
-
-def test_listing_filters_sorts_and_pages(sm, s3) -> None:
-    tag = unique("listed")
-    names = [create(sm, s3, "print('done')\n", name=f"{tag}-{index}") for index in range(3)]
-    for name in names:
-        wait(sm, name)
-    order = {"NameContains": tag, "SortBy": "Name", "SortOrder": "Descending"}
-    first = sm.list_processing_jobs(**order, MaxResults=2)
-    assert [s["ProcessingJobName"] for s in first["ProcessingJobSummaries"]] == names[:0:-1]
-    rest = sm.list_processing_jobs(**order, NextToken=first["NextToken"])
-    assert [s["ProcessingJobName"] for s in rest["ProcessingJobSummaries"]] == names[:1]
-    assert "NextToken" not in rest
-    assert sm.list_processing_jobs(NameContains=tag, StatusEquals="Failed")["ProcessingJobSummaries"] == []
-    with pytest.raises(ClientError, match="Invalid pagination token"):
-        sm.list_processing_jobs(NextToken="forged")
 
 
 @pytest.mark.parametrize(

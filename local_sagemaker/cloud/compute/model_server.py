@@ -19,6 +19,7 @@ from local_sagemaker.cloud.compute.container_client import ContainerClient
 from local_sagemaker.cloud.compute.framework_envs import FrameworkEnvError, FrameworkEnvs
 from local_sagemaker.cloud.compute.framework_images import check_image
 from local_sagemaker.cloud.compute.network_isolation import network_isolation
+from local_sagemaker.cloud.compute.opt_ml_view import opt_ml_view
 from local_sagemaker.cloud.compute.processes import output_lines, spawn_container, terminate_group
 from local_sagemaker.cloud.compute.serving_requirements import InstallModuleError, install_requirements
 from local_sagemaker.cloud.compute.utilization import UtilizationSampler
@@ -126,9 +127,12 @@ class ModelServer:
         ]  # fmt: skip
         # The serving package alone on the path, before any PYTHONPATH of the model's own.
         path = os.pathsep.join(p for p in (str(self.frameworks.serving_path()), env.get("PYTHONPATH")) if p)
+        # Its own /opt/ml where the machine allows (code that hard-codes /opt/ml/model works), like a training job.
+        view = opt_ml_view()
+        mounted = view.prefix(self.root) if view.available else ()
         # Supervised like a training job: whatever the model's code starts dies with the instance and the cloud.
         self.process = spawn_container(
-            [*isolation.prefix, *command],
+            [*mounted, *isolation.prefix, *command],
             self.root,
             {**self.aws.environment(self.region), **env, "PYTHONPATH": path},
             supervised=True,

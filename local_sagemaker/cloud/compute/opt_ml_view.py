@@ -12,8 +12,8 @@ Who can create the namespace: root directly; any other user inside a new user na
 AppArmor restriction, ``kernel.unprivileged_userns_clone=0`` or a container runtime's default seccomp
 profile; not on macOS). Where it cannot be created, :func:`opt_ml_view` says why: processing jobs then fail
 with that reason (their contract is the literal paths, which nothing can rewrite inside a script), while
-training jobs keep running in their relocated tree (``SAGEMAKER_BASE_DIR``), which the training toolkit
-honours.
+training jobs and endpoint instances keep running in their relocated tree (``SAGEMAKER_BASE_DIR``), which the
+training toolkit and the serving app honour.
 """
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from local_sagemaker.cloud.compute.framework_images import check_image
@@ -14,15 +11,15 @@ from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.names import check_name
 from local_sagemaker.cloud.platform.quotas import Quotas, job_instances
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
+from local_sagemaker.cloud.platform.resource import Action, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.processing.record import RUNNING, ProcessingJobRecord
 from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 
-# Sorted by CreationTime, Ascending unless asked otherwise (AWS's API reference).
+# Sorted by CreationTime, Ascending unless asked otherwise (botocore's model of ListProcessingJobs).
 LISTING = Listing(
     "ProcessingJobSummaries", ProcessingJobRecord.summary, ("Name", "CreationTime", "Status"), "Ascending"
 )
-KIND = "ProcessingJob"
 # Every instance is a process of this machine: a few are a cluster, more only make the machine crawl.
 MAX_INSTANCES = 4
 CONTAINER_PREFIX = "/opt/ml/processing/"
@@ -36,43 +33,38 @@ def _check_local_path(path: str, what: str) -> None:
         )
 
 
+# What the local cloud reads and writes of an input's S3Input and an output's S3Output (AWS's defaults).
+INPUT_SUPPORTS = {"S3DataType": "S3Prefix", "S3InputMode": "File", "S3CompressionType": "None"}
+OUTPUT_SUPPORTS = {"S3UploadMode": "EndOfJob"}
+
+
+def _check_s3_part(what: str, s3: dict[str, Any] | None, missing: str, supports: dict[str, str]) -> None:
+    """An input's or output's S3 part: present, under /opt/ml/processing/, with members the local cloud runs."""
+    if s3 is None:
+        raise ValidationError(f"{what}: {missing}")
+    _check_local_path(s3.get("LocalPath", ""), what)
+    for member, supported in supports.items():
+        value = s3.get(member, supported)
+        if value != supported:
+            raise ValidationError(
+                f"{what}: the local cloud supports {member} '{supported}' only, not '{value}'. "
+                "Use it, or run on AWS (MAZE_TARGET=aws)."
+            )
+
+
 def _validate_inputs(inputs: list[dict[str, Any]]) -> None:
     for source in inputs:
-        name = source.get("InputName", "")
-        s3 = source.get("S3Input")
-        if s3 is None:
-            raise ValidationError(
-                f"Input '{name}': the local cloud reads S3Input sources only (no DatasetDefinition: Athena and "
-                "Redshift are not part of it). Stage the data in S3, or run on AWS (MAZE_TARGET=aws)."
-            )
-        _check_local_path(s3.get("LocalPath", ""), f"Input '{name}'")
-        unsupported = {
-            "S3DataType": (s3.get("S3DataType", "S3Prefix"), "S3Prefix"),
-            "S3InputMode": (s3.get("S3InputMode", "File"), "File"),
-            "S3CompressionType": (s3.get("S3CompressionType", "None"), "None"),
-        }
-        for member, (value, supported) in unsupported.items():
-            if value != supported:
-                raise ValidationError(
-                    f"Input '{name}': the local cloud supports {member} '{supported}' only, not '{value}'. "
-                    "Use it, or run on AWS (MAZE_TARGET=aws)."
-                )
+        missing = (
+            "the local cloud reads S3Input sources only (no DatasetDefinition: Athena and Redshift are not part of "
+            "it). Stage the data in S3, or run on AWS (MAZE_TARGET=aws)."
+        )
+        _check_s3_part(f"Input '{source.get('InputName', '')}'", source.get("S3Input"), missing, INPUT_SUPPORTS)
 
 
 def _validate_outputs(outputs: list[dict[str, Any]]) -> None:
     for output in outputs:
-        name = output.get("OutputName", "")
-        s3 = output.get("S3Output")
-        if s3 is None:
-            raise ValidationError(
-                f"Output '{name}': the local cloud writes S3Output outputs only (there is no Feature Store here)."
-            )
-        _check_local_path(s3.get("LocalPath", ""), f"Output '{name}'")
-        if s3.get("S3UploadMode", "EndOfJob") != "EndOfJob":
-            raise ValidationError(
-                f"Output '{name}': the local cloud uploads outputs at the end of the job only (S3UploadMode "
-                f"'EndOfJob'), not '{s3['S3UploadMode']}'."
-            )
+        missing = "the local cloud writes S3Output outputs only (there is no Feature Store here)."
+        _check_s3_part(f"Output '{output.get('OutputName', '')}'", output.get("S3Output"), missing, OUTPUT_SUPPORTS)
 
 
 def _validate(request: dict[str, Any]) -> None:
@@ -101,43 +93,37 @@ def _validate(request: dict[str, Any]) -> None:
         raise ValidationError(f"Input and output names must be unique within a processing job: {duplicates}.")
 
 
+def _not_found(name: str, region: str) -> ValidationError:
+    return ValidationError(f"Could not find requested job with name {name}")
+
+
 def _cluster(request: dict[str, Any]) -> list[tuple[str, int]]:
     """The instances a processing job asks for, as its quota counts them."""
     return job_instances(request.get("ProcessingResources", {}).get("ClusterConfig", {}))
 
 
 class ProcessingService:
-    """CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs and StopProcessingJob over one set of records.
+    """CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs and StopProcessingJob; the runner executes
+    the jobs.
 
-    The records live in ``store``: read back at start, each change written before it is answered.
+    The records live in the store: read back at start, each change written before it is answered.
     """
 
     def __init__(self, runner: ProcessingRunner, tags: TagStore, store: RecordStore, quotas: Quotas) -> None:
         self._runner, self._quotas = runner, quotas
-        self._start_job = runner.start
-        self._tags = tags
-        self._store = store
-        self._jobs: dict[str, ProcessingJobRecord] = {}
-        self._lock = threading.Lock()
-        self._restore()
-        quotas.count_with("processing", self._instances_in_use)
-
-    def _restore(self) -> None:
-        """The jobs of earlier runs; one still running then lost its instances with the cloud: it ends Failed.
-
-        A cloud stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
-        """
-        for state in self._store.load(KIND):
-            name = state["request"]["ProcessingJobName"]
-            record = self._jobs[name] = ProcessingJobRecord(**state, on_change=partial(self._store.put, KIND, name))
+        self._jobs = Registry(store, tags, ProcessingJobRecord, _not_found)
+        for record in self._jobs.all():
+            # A job of an earlier run still running lost its instances with the cloud: it ends Failed. A cloud
+            # stopped gracefully (``down``) stopped its jobs first, so none of them is found running here.
             if record.status in RUNNING:
                 record.finish("Failed", interrupted("the job ran"))
+        quotas.count_with("processing", self._instances_in_use)
 
-    def actions(self) -> dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]:
+    def actions(self) -> dict[str, Action]:
         return {
             "CreateProcessingJob": self.create,
             "DescribeProcessingJob": self.describe,
-            "ListProcessingJobs": self.list,
+            "ListProcessingJobs": lambda request, region: LISTING.answer(self._jobs.all(), request),
             "StopProcessingJob": self.stop,
         }
 
@@ -145,52 +131,31 @@ class ProcessingService:
         _validate(request)
         name = request["ProcessingJobName"]
         arn = resource_arn(region, "processing-job", name)
-        with self._quotas.admitting("processing", _cluster(request)), self._lock:
-            if name in self._jobs:
-                raise ResourceInUse(
-                    "Processing job names must be unique within an AWS account and region, and a processing job "
-                    f"with this name already exists ({arn})"
-                )
-            on_change = partial(self._store.put, KIND, name)
-            record = ProcessingJobRecord(request=request, arn=arn, on_change=on_change)
-            record.save()  # on disk before the job starts and the call answers
-            self._jobs[name] = record
-        self._tags.register(arn, request.get("Tags"))
-        self._start_job(record)
+        exists = ResourceInUse(
+            "Processing job names must be unique within an AWS account and region, and a processing job "
+            f"with this name already exists ({arn})"
+        )
+        # On disk before the job starts and the call answers.
+        with self._quotas.admitting("processing", _cluster(request)):
+            record = self._jobs.add(ProcessingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
+        self._runner.start(record)
         return {"ProcessingJobArn": arn}
 
-    def get(self, name: str) -> ProcessingJobRecord:
-        with self._lock:
-            record = self._jobs.get(name)
-        if record is None:
-            raise ValidationError(f"Could not find requested job with name {name}")
-        return record
-
     def describe(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        return self.get(request.get("ProcessingJobName", "")).describe()
+        return self._jobs.get(request["ProcessingJobName"], region).describe()
 
     def stop(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        refused = self.get(request.get("ProcessingJobName", "")).request_stop()
+        refused = self._jobs.get(request["ProcessingJobName"], region).request_stop()
         if refused:
             raise ValidationError(f"The request was rejected because the processing job is in status {refused}.")
         return {}
 
-    def list(self, request: dict[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        return LISTING.answer(jobs, request)
-
-    def running(self) -> list[ProcessingJobRecord]:
-        with self._lock:
-            return [job for job in self._jobs.values() if job.status in RUNNING]
-
-    # quotas ---------------------------------------------------------------------------------
     def _instances_in_use(self) -> list[tuple[str, int]]:
         """A job holds its instances while InProgress or Stopping (AWS's quota counts them until it ends)."""
-        return [pair for job in self.running() for pair in _cluster(job.request)]
+        return [pair for job in self._jobs.all() if job.status in RUNNING for pair in _cluster(job.request)]
 
     def busy(self) -> bool:
-        return bool(self.running())
+        return any(job.status in RUNNING for job in self._jobs.all())
 
     def shutdown(self) -> None:
-        self._runner.shutdown(self.running())
+        self._runner.shutdown([job for job in self._jobs.all() if job.status in RUNNING])

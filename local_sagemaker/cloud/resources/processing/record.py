@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from local_sagemaker.cloud.platform.clock import now
+from local_sagemaker.cloud.platform.resource import Resource, transient
 
 RUNNING = ("InProgress", "Stopping")
 # Request fields DescribeProcessingJob echoes back as they were sent (with AWS's defaults filled in).
@@ -23,30 +23,22 @@ ECHOED = (
     "RoleArn",
     "ExperimentConfig",
 )
-# What the record keeps on disk (``state()``); the rest lives as long as the process.
-TRANSIENT = ("lock", "stop_requested", "on_change")
 
 
-@dataclass
-class ProcessingJobRecord:
-    """One job's state; the runner thread writes it, API calls read it, both under ``lock``.
+@dataclass(kw_only=True)
+class ProcessingJobRecord(Resource):
+    """One job's state; the runner thread writes it, API calls read it, both under ``lock``."""
 
-    Every change calls ``on_change(state())`` under the lock, so the service's store holds each
-    transition before the call that made it returns.
-    """
+    KIND: ClassVar[str] = "ProcessingJob"
 
     request: dict[str, Any]
-    arn: str
     status: str = "InProgress"
-    creation_time: datetime = field(default_factory=now)
     last_modified_time: datetime = field(default_factory=now)
     start_time: datetime | None = None
     end_time: datetime | None = None
     failure_reason: str | None = None
     exit_message: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
-    on_change: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+    stop_requested: threading.Event = transient(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         """The defaults SageMaker fills in and DescribeProcessingJob shows (the SDK reads some back)."""
@@ -70,7 +62,7 @@ class ProcessingJobRecord:
         """The instances are up and the container runs: ProcessingStartTime."""
         with self.lock:
             self.start_time = self.last_modified_time = now()
-            self._changed()
+            self.changed()
 
     def request_stop(self) -> str | None:
         """StopProcessingJob: InProgress becomes Stopping in one step under the lock. Returns the status that
@@ -80,7 +72,7 @@ class ProcessingJobRecord:
                 return self.status
             self.status = "Stopping"
             self.last_modified_time = now()
-            self._changed()
+            self.changed()
         self.stop_requested.set()
         return None
 
@@ -90,20 +82,7 @@ class ProcessingJobRecord:
             self.failure_reason = failure_reason
             self.exit_message = exit_message
             self.end_time = self.last_modified_time = now()
-            self._changed()
-
-    def state(self) -> dict[str, Any]:
-        """What the store keeps of the job (the caller holds ``lock``, or the record is not shared yet)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
-
-    def save(self) -> None:
-        """Write the record as it is (a new job, before its call answers)."""
-        with self.lock:
-            self._changed()
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change(self.state())
+            self.changed()
 
     def _outcome(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ProcessingJobStatus": self.status}

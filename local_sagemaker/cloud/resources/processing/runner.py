@@ -59,7 +59,7 @@ class ProcessingRunner:
             shutil.rmtree(self.jobs_dir / record.name, ignore_errors=True)
 
     def _execute(self, record: ProcessingJobRecord) -> None:
-        region = record.arn.split(":")[3]
+        region = record.region
         count = record.request["ProcessingResources"]["ClusterConfig"].get("InstanceCount", 1)
         hosts = [f"algo-{index + 1}" for index in range(count)]
         logs = self.aws.client("logs", region)

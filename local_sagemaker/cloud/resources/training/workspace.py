@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_sagemaker.cloud.platform.archives import ArchiveError, unpack
-from local_sagemaker.cloud.platform.s3 import split_s3_uri
+from local_sagemaker.cloud.platform.s3 import list_keys, split_s3_uri
 
 HOST = "algo-1"
 # Where the platform puts this tree in a container; the local cloud relocates it (SAGEMAKER_BASE_DIR).
@@ -107,7 +107,7 @@ class Workspace:
         for channel in channels:
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
             bucket, prefix = split_s3_uri(uri)
-            keys = _list_keys(s3, bucket, prefix)
+            keys = list_keys(s3, bucket, prefix)
             if not keys:
                 raise ChannelError(
                     f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please '
@@ -193,11 +193,3 @@ def _inside(folder: Path, relative: str, what: str, shown: str) -> Path:
     if not path.is_relative_to(folder) or path == folder:
         raise ChannelError(f"ClientError: {what} does not name a file inside {shown}; names may not use '..'.")
     return path
-
-
-def _list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    try:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return [item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")]
-    except s3.exceptions.NoSuchBucket:
-        return []

@@ -4,14 +4,16 @@
 
 SDK_CHECKOUT: a checkout of https://github.com/aws/sagemaker-python-sdk at the pinned SDK's tag (cloned
 shallowly into a temporary folder when left out; that needs the network). The tests run unchanged, with the
-SDK's own conftest; the only change is :mod:`maze_local_cloud`, which calls ``connect()`` first. The local
-cloud is found or started as a notebook's would be (``MAZE_STATE_DIR`` chooses another one).
+SDK's own conftest; the only change is :mod:`maze_local_cloud` (``connect()`` first, and the fixtures it lists).
+The local cloud is found or started as a notebook's would be (``MAZE_STATE_DIR`` chooses another one).
 
-Selected: the scikit-learn tests of ``tests/integ/test_processing.py`` that do not need KMS
-(``test_sklearn``, ``test_sklearn_with_no_inputs_or_outputs``, ``test_sklearn_with_network_config``), and
-``test_script_processor_with_no_inputs_or_outputs``, which runs the scikit-learn image through ScriptProcessor.
-Left out until the front answers KMS: ``test_sklearn_with_customizations`` and
-``test_sklearn_with_custom_default_bucket`` (their ``output_kms_key`` fixture calls ``kms:DescribeKey``).
+Selected: the scikit-learn tests of ``tests/integ/test_processing.py`` (``test_sklearn``,
+``test_sklearn_with_customizations``, ``test_sklearn_with_custom_default_bucket``,
+``test_sklearn_with_no_inputs_or_outputs``, ``test_sklearn_with_network_config``; the two with KMS keys create
+theirs through the local cloud's KMS), and ``test_script_processor_with_no_inputs_or_outputs``, which runs the
+scikit-learn image through ScriptProcessor. The file's other tests (Processor and ScriptProcessor on the same
+image) run with ``pytest ... -k "not sklearn"``; ``test_processing_job_inputs_and_output_config`` is refused by
+design (an Athena DatasetDefinition and a Feature Store output, which the local cloud does not have).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SELECTED = (
-    "test_sklearn or test_sklearn_with_no_inputs_or_outputs or test_sklearn_with_network_config "
+    "test_sklearn or test_sklearn_with_customizations or test_sklearn_with_custom_default_bucket "
+    "or test_sklearn_with_no_inputs_or_outputs or test_sklearn_with_network_config "
     "or test_script_processor_with_no_inputs_or_outputs"
 )
-NEEDS_KMS = "test_sklearn_with_customizations or test_sklearn_with_custom_default_bucket"
 
 
 def clone(folder: Path) -> Path:
@@ -40,10 +42,11 @@ def clone(folder: Path) -> Path:
 
 
 def run(checkout: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(checkout)])}
+    path = [str(HERE), str(checkout), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     command = [
         sys.executable, "-m", "pytest", "tests/integ/test_processing.py", "-p", "maze_local_cloud",
-        "-k", f"({SELECTED}) and not ({NEEDS_KMS})", "--rootdir", str(checkout), "-o", "addopts=",
+        "-k", SELECTED, "--rootdir", str(checkout), "-o", "addopts=",
         "-p", "no:cacheprovider", "-v",
     ]  # fmt: skip
     return subprocess.run(command, cwd=checkout, env=env, check=False).returncode

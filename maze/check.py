@@ -60,7 +60,9 @@ class Board:
 
     @cached_property
     def training_jobs(self) -> list[dict[str, Any]]:
-        return team_training_jobs(self.sagemaker, self.team)
+        """The tasks' own estimators' jobs (``maze-<team>-train``), as chapter 2 finds them: an optional part's
+        jobs (task 3's ``-prepared``) are no evidence of a task."""
+        return team_training_jobs(self.sagemaker, self.team, "train")
 
     @cached_property
     def endpoints(self) -> list[tuple[str, dict[str, Any]]]:
@@ -102,7 +104,7 @@ def trained_model_in_s3(board: Board) -> tuple[str, str]:
         reason = f": {newest['FailureReason']}" if newest.get("FailureReason") else ""
         latest = f"{newest['TrainingJobName']} {newest['TrainingJobStatus']}{reason}"
         return NOT_DONE, f"{len(jobs)} training job(s), none completed; the newest: {latest}"
-    return NOT_STARTED, f"no training job {board.prefix}"
+    return NOT_STARTED, f"no training job {team_prefix(board.team, 'train')}*"
 
 
 def metrics_recorded(board: Board) -> tuple[str, str]:
@@ -116,7 +118,7 @@ def metrics_recorded(board: Board) -> tuple[str, str]:
     if defined:
         missing = "none with precision, recall, f1 in FinalMetricDataList"
         return NOT_DONE, f"{len(defined)} training job(s) with metric definitions, {missing}"
-    return NOT_STARTED, f"no training job {board.prefix} with metric definitions"
+    return NOT_STARTED, f"no training job {team_prefix(board.team, 'train')}* with metric definitions"
 
 
 def _answered(board: Board, fits: Callable[[dict[str, Any]], bool]) -> list[tuple[str, dict[str, Any], int]]:

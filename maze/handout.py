@@ -61,7 +61,8 @@ README_ANSWERS = "<!-- answers -->"
 TASKS_MANIFEST = "tests/tasks.json"
 # Copied unchanged from the solution repository: the package definition and its build backend, the
 # Python selection of the Makefile and the locked versions per Python, the
-# session-wide local cloud of the notebook tests, their output sanitiser, nbdime's notebook driver. The
+# session-wide local cloud of the notebook tests (the root conftest and the helpers it imports), their output
+# sanitiser, nbdime's notebook driver. The
 # handout has its own .gitignore (handout_files/): a team commits everything it produces, src/ included.
 VERBATIM = (
     "pyproject.toml",
@@ -70,6 +71,9 @@ VERBATIM = (
     "requirements/lock-py3.11.txt",
     "requirements/lock-py3.12.txt",
     "conftest.py",
+    "tests/session_cloud.py",
+    "testing/__init__.py",
+    "testing/training_jobs.py",
     "nbval_sanitize.cfg",
     ".gitattributes",
 )

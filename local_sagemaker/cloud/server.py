@@ -34,6 +34,7 @@ from local_sagemaker.cloud.resources.hosting.operations import HostingService
 from local_sagemaker.cloud.resources.hosting.runtime import Runtime, error_body
 from local_sagemaker.cloud.resources.processing.operations import ProcessingService
 from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
+from local_sagemaker.cloud.resources.registry.operations import ModelRegistryService
 from local_sagemaker.cloud.resources.training.operations import TrainingService
 from local_sagemaker.cloud.resources.training.runner import TrainingRunner
 from local_sagemaker.common.account import ROLE_NAME, SESSION_SECONDS
@@ -79,12 +80,17 @@ class LocalCloud:
         jobs = state_dir / "jobs"
         quotas = Quotas()  # MAZE_<USAGE>_INSTANCE_QUOTA, read once, as the account's quotas at start
         # The control plane: one service per SageMaker resource family, each with the runner or fleet that
-        # executes it. Services meet only through each other's public operations (batch reads DescribeModel).
-        hosting = HostingService(state_dir / "endpoints", self.aws, tags, frameworks, self.records, quotas)
-        describe_model = hosting.describe_model_by_name
+        # executes it. Services meet only through each other's public operations (batch reads DescribeModel,
+        # hosting reads the registry's model packages).
+        registry = ModelRegistryService(tags, self.records)
+        hosting = HostingService(
+            state_dir / "endpoints", self.aws, tags, frameworks, self.records, quotas, registry.deployable_container
+        )
+        describe_model = hosting.serving_model
         self.services: list[Service] = [
             TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records, quotas),
             hosting,
+            registry,
             ProcessingService(
                 ProcessingRunner(jobs / "processing", self.aws, frameworks), tags, self.records, quotas
             ),

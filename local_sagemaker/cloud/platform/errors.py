@@ -24,6 +24,14 @@ class ResourceInUse(AwsError):
         super().__init__("ResourceInUse", message)
 
 
+class Conflict(AwsError):
+    """SageMaker's ConflictException: the change conflicts with the entity's state (a group that still holds
+    versions, say)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ConflictException", message)
+
+
 def error_response(error: AwsError, json_protocol: bool) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body in the service's protocol: JSON for SageMaker and Logs, XML for query and S3."""
     if json_protocol:

@@ -24,7 +24,7 @@ from local_sagemaker.cloud.platform.errors import ValidationError
 DEFAULT_MAX_RESULTS = 10
 SORT_VALUES: dict[str, Callable[[Any], str | float]] = {
     "CreationTime": lambda record: record.creation_time.timestamp(),
-    "Name": lambda record: record.name,
+    "Name": lambda record: record.listed_name,
     "Status": lambda record: record.status,
 }
 
@@ -35,7 +35,7 @@ def _stamp(value: Any) -> datetime:
 
 # Filter -> whether a record passes it, given the request's value.
 FILTERS: dict[str, Callable[[Any, Any], bool]] = {
-    "NameContains": lambda record, value: value in record.name,
+    "NameContains": lambda record, value: value in record.listed_name,
     "StatusEquals": lambda record, value: record.status == value,
     "CreationTimeAfter": lambda record, value: record.creation_time > _stamp(value),
     "CreationTimeBefore": lambda record, value: record.creation_time < _stamp(value),

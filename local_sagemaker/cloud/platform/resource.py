@@ -48,6 +48,13 @@ class Resource:
         raise NotImplementedError
 
     @property
+    def listed_name(self) -> str:
+        """The name a List* operation filters (NameContains) and sorts (SortBy=Name) on: ``name``, unless the kind
+        is listed under another (a versioned model package under its group's name, while it is kept as
+        ``<group>/<version>``)."""
+        return self.name
+
+    @property
     def region(self) -> str:
         return self.arn.split(":")[3]
 
@@ -138,6 +145,12 @@ class Service(Protocol):
         ...
 
 
-# How one service reads a model of another (batch, hosting's): DescribeModel's answer for (name, region), or
-# the ValidationException SageMaker gives for a model it does not know. The public face, never a service's dict.
+# How one service reads a model of another (batch, hosting's): DescribeModel's answer for (name, region), with
+# the container the model's instances run as its PrimaryContainer (a model package's, for a model created from
+# one), or the ValidationException SageMaker gives for a model it does not know. Never a service's own dict.
 ModelLookup = Callable[[str, str], dict[str, Any]]
+
+# How hosting reads a model package of the registry: (ModelPackageName as CreateModel's container names it, its
+# InferenceSpecificationName or None, region) -> the one container definition a model of it runs (Image,
+# ModelDataUrl, Environment...), or the ValidationException SageMaker answers (unknown, not Approved...).
+PackageLookup = Callable[[str, str | None, str], dict[str, Any]]

@@ -14,7 +14,7 @@ from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn, check_name
 from local_sagemaker.cloud.platform.quotas import Quotas
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
-from local_sagemaker.cloud.platform.resource import Action, Registry
+from local_sagemaker.cloud.platform.resource import Action, PackageLookup, Registry
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.hosting.fleet import Fleet
 from local_sagemaker.cloud.resources.hosting.record import EndpointConfigRecord, EndpointRecord, ModelRecord
@@ -76,8 +76,10 @@ class HostingService:
         frameworks: FrameworkEnvs,
         store: RecordStore,
         quotas: Quotas,
+        packages: PackageLookup,
     ) -> None:
-        self._quotas = quotas
+        """``packages``: the Model Registry's container of a model package, for CreateModel naming one."""
+        self._quotas, self._packages = quotas, packages
         self.models = Registry(store, tags, ModelRecord, _could_not_find("model", "model"))
         self.configs = Registry(
             store, tags, EndpointConfigRecord, _could_not_find("endpoint configuration", "endpoint-config")
@@ -85,7 +87,7 @@ class HostingService:
         self.endpoints = Registry(store, tags, EndpointRecord, _could_not_find("endpoint", "endpoint"))
         for endpoint in self.endpoints.all():
             self._restore(endpoint)
-        self.fleet = Fleet(root, aws, frameworks, self.describe_model_by_name, self.endpoints.all)
+        self.fleet = Fleet(root, aws, frameworks, self.serving_model, self.endpoints.all)
         quotas.count_with("endpoint", self._instances_in_use)
 
     @staticmethod
@@ -105,7 +107,7 @@ class HostingService:
     def actions(self) -> dict[str, Action]:
         return {
             "CreateModel": self.create_model,
-            "DescribeModel": lambda request, region: self.describe_model_by_name(request["ModelName"], region),
+            "DescribeModel": lambda request, region: self.models.get(request["ModelName"], region).describe(),
             "DeleteModel": lambda request, region: self._delete(self.models, request["ModelName"], region),
             "ListModels": lambda request, region: MODELS.answer(self.models.all(), request),
             "CreateEndpointConfig": self.create_endpoint_config,
@@ -129,16 +131,31 @@ class HostingService:
         containers = [request["PrimaryContainer"]] if "PrimaryContainer" in request else request.get("Containers", [])
         if len(containers) != 1:
             raise ValidationError("The local cloud hosts models with exactly one container (PrimaryContainer).")
-        check_image(containers[0].get("Image", ""))
+        container = containers[0]
+        package_container = self._from_package(container, region) if "ModelPackageName" in container else None
+        check_image((package_container or container).get("Image", ""))
         kept = {key: value for key, value in request.items() if key not in ("Tags", "Containers")}
-        kept.update(PrimaryContainer=containers[0], EnableNetworkIsolation=request.get("EnableNetworkIsolation", False))
-        record = ModelRecord(request=kept, arn=arn(region, "model", name))
+        kept.update(PrimaryContainer=container, EnableNetworkIsolation=request.get("EnableNetworkIsolation", False))
+        record = ModelRecord(request=kept, arn=arn(region, "model", name), package_container=package_container)
         self.models.add(record, request.get("Tags"), _already_exists("model", "model", name, region))
         return {"ModelArn": record.arn}
 
-    def describe_model_by_name(self, name: str, region: str) -> dict[str, Any]:
-        """DescribeModel: what other services read of a model too (batch, the fleet)."""
-        return self.models.get(name, region).describe()
+    def _from_package(self, container: dict[str, Any], region: str) -> dict[str, Any]:
+        """What a model of a model package runs: the package's container (the registry refuses one that is unknown
+        or not Approved), with the model's own Environment over the package's."""
+        given = [key for key in ("Image", "ModelDataUrl", "ModelDataSource") if key in container]
+        if given:
+            raise ValidationError(
+                f"The container names model package {container['ModelPackageName']}, whose inference specification "
+                f"gives the image and the model data: leave out {', '.join(given)}."
+            )
+        package = self._packages(container["ModelPackageName"], container.get("InferenceSpecificationName"), region)
+        environment = {**package.get("Environment", {}), **container.get("Environment", {})}
+        return {**package, **({"Environment": environment} if environment else {})}
+
+    def serving_model(self, name: str, region: str) -> dict[str, Any]:
+        """DescribeModel with the container the model's instances run: what the fleet and batch read of a model."""
+        return self.models.get(name, region).serving()
 
     @staticmethod
     def _delete(registry: Registry, name: str, region: str) -> dict[str, Any]:
@@ -182,7 +199,7 @@ class HostingService:
     def describe_endpoint(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         def image(model: str) -> str | None:
             found = self.models.find(model)
-            return found.request["PrimaryContainer"].get("Image") if found else None
+            return found.container.get("Image") if found else None
 
         return self.endpoint(request["EndpointName"], region).describe(image)
 

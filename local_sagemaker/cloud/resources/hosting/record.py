@@ -22,13 +22,25 @@ class ModelRecord(Resource):
     KIND: ClassVar[str] = "Model"
 
     request: dict[str, Any]  # CreateModel's request, its one container as PrimaryContainer, without Tags
+    # For a container naming a model package: the package's container as it was at CreateModel, with the model's
+    # own Environment over the package's. What the model's instances run; DescribeModel shows the request.
+    package_container: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
         return self.request["ModelName"]
 
+    @property
+    def container(self) -> dict[str, Any]:
+        """The container the model's instances run."""
+        return self.package_container or self.request["PrimaryContainer"]
+
     def describe(self) -> dict[str, Any]:
         return {**self.request, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+    def serving(self) -> dict[str, Any]:
+        """DescribeModel's answer with the container the instances run in place of a model package's name."""
+        return {**self.describe(), "PrimaryContainer": self.container}
 
     def summary(self) -> dict[str, Any]:
         return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}

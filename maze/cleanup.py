@@ -1,4 +1,5 @@
-"""``python -m maze cleanup``: a facilitator removes a team's endpoints, endpoint configs and models.
+"""``python -m maze cleanup``: a facilitator removes a team's endpoints, endpoint configs, models and registered
+model packages.
 
 Endpoints bill by the hour; a notebook that stopped midway may leave one running. The deletion
 itself is ``local_sagemaker.kernel.cleanup.delete_team_resources`` (the notebooks' own clean-up); this
@@ -13,19 +14,17 @@ from typing import Any
 import boto3
 
 import local_sagemaker
-from local_sagemaker.kernel.cleanup import delete_team_resources, team_names
-
-KINDS = ("endpoint", "endpoint config", "model")
+from local_sagemaker.kernel.cleanup import KINDS, delete_team_resources, team_names
 
 
 def clean(sagemaker: Any, team: str, yes: bool, ask: Callable[[str], str] = input) -> int:
     """List the team's resources, ask (unless ``yes``), delete them; 0 when done or nothing to do, 1 if declined."""
     found = [(kind, name) for kind in KINDS for name in team_names(sagemaker, kind, team)]
     if not found:
-        print(f"team '{team}' has no endpoints, endpoint configs or models: nothing to delete")
+        print(f"team '{team}' has no endpoints, endpoint configs, models or model packages: nothing to delete")
         return 0
     print(f"team '{team}' has:")
-    print("\n".join(f"  {kind:<16}{name}" for kind, name in found))
+    print("\n".join(f"  {kind:<20}{name}" for kind, name in found))
     if not yes and not _confirmed(ask, f"delete these {len(found)} resources? [y/N] "):
         print("nothing deleted")
         return 1

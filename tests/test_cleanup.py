@@ -78,11 +78,24 @@ def test_team_resources_go_in_order_and_others_stay(sm: Any, config: str) -> Non
             ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
         )
         endpoint(sm, f"maze-{name}-realtime-1", f"maze-{name}-realtime-1")
+        sm.create_model_package_group(ModelPackageGroupName=f"maze-{name}-digits")
+        sm.create_model_package(
+            ModelPackageGroupName=f"maze-{name}-digits",
+            InferenceSpecification={"Containers": [container], "SupportedContentTypes": ["text/csv"],
+                                    "SupportedResponseMIMETypes": ["application/json"]},
+        )  # fmt: skip
 
     deleted = delete_team_resources(sm, ours)
 
-    assert deleted == [f"maze-{ours}-realtime-1", f"maze-{ours}-realtime-1", f"maze-{ours}-model-1"]
-    for kind in ("endpoint", "endpoint config", "model"):
+    version = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/maze-{ours}-digits/1"
+    assert deleted == [
+        f"maze-{ours}-realtime-1",
+        f"maze-{ours}-realtime-1",
+        f"maze-{ours}-model-1",
+        version,  # a group's versions before the group, which refuses to go while it holds one
+        f"maze-{ours}-digits",
+    ]
+    for kind in cleanup.KINDS:
         assert team_names(sm, kind, ours) == []
         assert len(team_names(sm, kind, theirs)) == 1, f"the other team's {kind} stays"
     delete_team_resources(sm, theirs)

@@ -26,17 +26,38 @@ import boto3
 from botocore import handlers
 from botocore.exceptions import BotoCoreError, ClientError
 
-# kind -> (list operation, result key, name key) and (delete operation, name key)
-_LISTINGS = {
-    "endpoint": ("list_endpoints", "Endpoints", "EndpointName"),
-    "endpoint config": ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"),
-    "model": ("list_models", "Models", "ModelName"),
+# kind -> (list operation, result key, name key, id key, list arguments) and (delete operation, id member). A
+# model package version is named after its group (maze-<team>-...), listed only when asked for versions, and
+# deleted by its ARN.
+_LISTINGS: dict[str, tuple[str, str, str, str, dict[str, str]]] = {
+    "endpoint": ("list_endpoints", "Endpoints", "EndpointName", "EndpointName", {}),
+    "endpoint config": ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigName", {}),
+    "model": ("list_models", "Models", "ModelName", "ModelName", {}),
+    "model package": (
+        "list_model_packages",
+        "ModelPackageSummaryList",
+        "ModelPackageName",
+        "ModelPackageArn",
+        {"ModelPackageType": "Versioned"},
+    ),
+    "model package group": (
+        "list_model_package_groups",
+        "ModelPackageGroupSummaryList",
+        "ModelPackageGroupName",
+        "ModelPackageGroupName",
+        {},
+    ),
 }
 _DELETIONS = {
     "endpoint": ("delete_endpoint", "EndpointName"),
     "endpoint config": ("delete_endpoint_config", "EndpointConfigName"),
     "model": ("delete_model", "ModelName"),
+    "model package": ("delete_model_package", "ModelPackageName"),
+    "model package group": ("delete_model_package_group", "ModelPackageGroupName"),
 }
+# What a facilitator's clean-up deletes, in an order each deletion allows: an endpoint before its configuration,
+# a group's versions before the group.
+KINDS = tuple(_LISTINGS)
 IDLE_SETTING = "MAZE_ENDPOINT_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 30.0
 RULE = (
@@ -54,12 +75,12 @@ def team_prefix(team: str) -> str:
 
 
 def team_names(sagemaker_client: Any, kind: str, team: str) -> list[str]:
-    """Names of the team's resources of one kind (``endpoint``, ``endpoint config``, ``model``), every page."""
-    operation, key, name_key = _LISTINGS[kind]
+    """The team's resources of one kind (one of KINDS), every page: their names (a model package version's ARN)."""
+    operation, key, name_key, id_key, arguments = _LISTINGS[kind]
     prefix = team_prefix(team)
     names: list[str] = []
-    for page in sagemaker_client.get_paginator(operation).paginate(NameContains=prefix):
-        names += [item[name_key] for item in page[key] if item[name_key].startswith(prefix)]
+    for page in sagemaker_client.get_paginator(operation).paginate(NameContains=prefix, **arguments):
+        names += [item[id_key] for item in page[key] if item[name_key].startswith(prefix)]
     return names
 
 
@@ -84,13 +105,14 @@ def delete_team_endpoints(sagemaker_client: Any, team: str) -> list[str]:
 
 
 def delete_team_resources(sagemaker_client: Any, team: str) -> list[str]:
-    """Delete the team's endpoints, then their configurations, then the models; the names deleted.
+    """Delete the team's endpoints, then their configurations, the models, the model package versions and their
+    groups; the names deleted.
 
     For a facilitator after the event (``python -m maze cleanup``): it also removes the records
     the progress board reads.
     """
     deleted = delete_team_endpoints(sagemaker_client, team)
-    for kind in ("endpoint config", "model"):
+    for kind in KINDS[1:]:
         deleted += _delete(sagemaker_client, kind, team_names(sagemaker_client, kind, team))
     return deleted
 

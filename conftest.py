@@ -47,6 +47,7 @@ class NotebooksInOneWorker(LoadFileScheduling):
         return NOTEBOOKS if nodeid.startswith("chapter_") else super()._split_scope(nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: a run with -p no:xdist has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling | None:
     return NotebooksInOneWorker(config, log) if config.getoption("dist") == "loadfile" else None
 

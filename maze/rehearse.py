@@ -1,24 +1,25 @@
 """``python -m maze rehearse``: a whole event played offline, and whether the board and CI tell the truth.
 
 Every part of an event day exists on its own (the handout, the teams' branches, the handout's CI, the
-board); this plays them one after another as facilitators and teams do, against the local cloud, in a
+board); this plays them in order as facilitators and teams do, against the local cloud, in a
 temporary folder removed at the end (on failure too, with every local cloud started in it):
 
 1. the handout generated into a clone of an empty bare Git repository (the participants' remote) and
    pushed as ``main``, as FACILITATORS.md's "Generate the handout" does;
-2. teams (``TEAMS``) clone it and switch to ``teams/<team>``; task by task in maze order, each team that
-   does the task writes the solution into its TODO cells (``maze.handout.fill_task``, optional parts left
-   undone; a task left halfway keeps its first TODO cell as handed out), runs the task as a team does (its
-   script from its folder, its notebooks top to bottom in a fresh kernel with ``MAZE_TEAM`` set and the
+2. teams (``TEAMS``) clone it and switch to ``teams/<team>``; all teams work at once, each task by task in
+   maze order: a team writes the solution into its TODO cells (``maze.handout.fill_task``, optional parts
+   left undone; a task left halfway keeps its first TODO cell as handed out), runs the task as a team does
+   (its script from its folder, its notebooks top to bottom in a fresh kernel with ``MAZE_TEAM`` set and the
    clone's own ``local_sagemaker`` first on the path, as ``pip install -e .`` in the clone makes it; the
-   optional cells not run), commits everything (task 2's
-   ``src/train.py`` too) and pushes. All teams share one local cloud, as they share one AWS account;
-3. each team's branch, checked out as CI checks it out, is tested with the handout's own CI command: its
-   Makefile's ``test`` target, run by ``make``. A CI machine builds a virtualenv first (minutes a branch);
-   the rehearsal hands ``make`` the virtualenv it runs in (``VENV=``, and ``-o`` so that ``make`` does not
-   rebuild it), with the checkout's ``local_sagemaker`` first on the path as CI installs it: the command is
-   the Makefile's, only the environment is shared. CI starts a local cloud of its own (the handout's
-   ``conftest.py``, its state in the rehearsal's folder), as CI has no access to the event's account;
+   optional cells not run), commits everything (task 2's ``src/train.py`` too) and pushes. All teams share
+   one local cloud, as they share one AWS account;
+3. each team's branch, checked out as CI checks it out, all branches at once as CI runners take them, is
+   tested with the handout's own CI command: its Makefile's ``test`` target, run by ``make``. A CI machine
+   builds a virtualenv first (minutes a branch); the rehearsal hands ``make`` the virtualenv it runs in
+   (``VENV=``, and ``-o`` so that ``make`` does not rebuild it), with the checkout's ``local_sagemaker``
+   first on the path as CI installs it: the command is the Makefile's, only the environment is shared. CI
+   starts a local cloud of its own (the handout's ``conftest.py``, its state in the rehearsal's folder), as
+   CI has no access to the event's account;
 4. the board, ``python -m maze check --all --remote <the bare repository>``, reads the teams' branches
    and the cloud the teams worked in, as facilitators read the branches and the account on AWS.
 
@@ -30,6 +31,7 @@ elsewhere. The framework environments are shared with the answer key's local clo
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -40,9 +42,10 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import nbformat
 from nbclient import NotebookClient
@@ -60,6 +63,7 @@ from maze.check import task_label
 from maze.status import DONE, NOT_DONE, NOT_STARTED, STATES
 from maze.tasks import discover
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = [str(task.relative_to(ROOT)) for task in discover(ROOT)]
 PASSED, FAILED, MISSING = "passed", "failed", "missing"
@@ -345,18 +349,34 @@ def do_task(event: Event, team: Team, clone: Path, task: str) -> None:
     git(event, "push", "--quiet", "-u", "origin", team_branch(team.name), cwd=clone)
 
 
+def all_at_once(work: Callable[[T], None], items: Sequence[T]) -> None:
+    """``work`` on every item at the same time, one thread each, as teams work and CI runners test side by side;
+    every thread ends before this returns (nothing of a failed step outlives the rehearsal's clean-up), then the
+    first error raised, if any, is raised here."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(len(items), 1)) as pool:
+        futures = [pool.submit(work, item) for item in items]
+    for future in futures:
+        future.result()
+
+
 def play_teams(event: Event, teams: Sequence[Team]) -> None:
-    """Every team clones the remote onto its branch; then task by task, as at the event, each team that does
-    the task does it, all against the one cloud of the event."""
+    """Every team clones the remote onto its branch; then all teams work at once, as at the event, each doing its
+    tasks in maze order, all against the one cloud of the event."""
     clones = {team.name: event.root / "teams" / team.name for team in teams}
     for team in teams:
         git(event, "clone", "--quiet", str(event.remote), str(clones[team.name]), cwd=event.root)
         git(event, "switch", "--quiet", "-c", team_branch(team.name), cwd=clones[team.name])
-    work = [(task, team) for task in TASKS for team in teams if team.plan(task) != UNTOUCHED]
-    with tqdm(work, desc="teams at work", unit="task", file=sys.stderr) as progress:
-        for task, team in progress:
-            progress.set_postfix_str(f"{team.name} {task_label(task)}")
-            do_task(event, team, clones[team.name], task)
+    work = sum(team.plan(task) != UNTOUCHED for task in TASKS for team in teams)
+    with tqdm(total=work, desc="teams at work", unit="task", file=sys.stderr) as progress:
+
+        def team_at_work(team: Team) -> None:
+            for task in TASKS:
+                if team.plan(task) != UNTOUCHED:
+                    do_task(event, team, clones[team.name], task)
+                    progress.set_postfix_str(f"{team.name} {task_label(task)}")
+                    progress.update()
+
+        all_at_once(team_at_work, teams)
 
 
 def ci_command(checkout: Path) -> list[str]:
@@ -503,9 +523,7 @@ def rehearse(teams: Sequence[Team] = TEAMS) -> Rehearsal:
         rehearsal.seconds["teams"] = time.monotonic() - step
         step = time.monotonic()
         with tqdm(total=len(teams) * len(TASKS), desc="CI per branch", unit="task", file=sys.stderr) as progress:
-            for team in teams:
-                progress.set_postfix_str(team_branch(team.name))
-                run_ci(event, team, rehearsal, progress)
+            all_at_once(lambda team: run_ci(event, team, rehearsal, progress), teams)
         rehearsal.seconds["CI"] = time.monotonic() - step
         step = time.monotonic()
         rehearsal.board, rehearsal.board_output = read_board(event)

@@ -141,3 +141,15 @@ class Service(Protocol):
 # How one service reads a model of another (batch, hosting's): DescribeModel's answer for (name, region), or
 # the ValidationException SageMaker gives for a model it does not know. The public face, never a service's dict.
 ModelLookup = Callable[[str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TrainingJobs:
+    """How the tuning service drives training jobs: the training service's public operations, wired in the
+    server (services never import each other). Each answers as the SageMaker action of its name would."""
+
+    # CreateTrainingJob for (request, region, the ARN of the tuning job that launches it: DescribeTrainingJob's
+    # TuningJobArn); raises the AwsError the action would (ResourceLimitExceeded, ValidationException...).
+    create: Callable[[dict[str, Any], str, str], dict[str, Any]]
+    describe: Action  # DescribeTrainingJob
+    stop: Action  # StopTrainingJob

@@ -405,7 +405,7 @@ def test_the_sdks_tuner_fits_waits_and_reads_back_the_best_estimator(cloud) -> N
     lines = after_connect(done.stdout)
     [best] = [line.split() for line in lines if line.startswith("BEST ")]
     assert best[1] == best[2], "best_estimator() attached the best training job"
-    assert best[3] in ("'a'", "a", "'b'", "b"), "the categorical value, JSON-decoded by attach()"
+    assert best[3] in ('"a"', '"b"'), "the tuned categorical value, as the attached estimator sends it again"
     assert "FRAME 4 " in "\n".join(lines)
     frame = next(line for line in lines if line.startswith("FRAME "))
     for column in ("FinalObjectiveValue", "TrainingJobName", "TrainingJobStatus", "kind", "depth"):

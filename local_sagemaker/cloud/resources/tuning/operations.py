@@ -1,8 +1,8 @@
 """The hyperparameter tuning API of the local cloud: validates requests as SageMaker does and keeps the records.
 
 Runs Random, Grid and Bayesian tuning jobs of one training job definition. Refused, naming the fix: Hyperband,
-warm start, Autotune, several training job definitions, early stopping, and instance configurations of
-HyperParameterTuningResourceConfig (the local cloud runs each training job on its ResourceConfig).
+warm start, Autotune, several training job definitions, early stopping, and the InstanceConfigs of
+HyperParameterTuningResourceConfig (the local cloud runs every training job on one instance type).
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ def _refuse_unsupported(request: dict[str, Any]) -> None:
     definition = request.get("TrainingJobDefinition")
     if definition is None:
         raise ValidationError("TrainingJobDefinition is required: the training job each tuning step launches.")
-    if "HyperParameterTuningResourceConfig" in definition or "ResourceConfig" not in definition:
+    resources = definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
+    if "InstanceType" not in resources or resources.get("InstanceConfigs"):
         raise ValidationError(
-            "The local cloud runs a tuning job's training jobs on TrainingJobDefinition.ResourceConfig: give it "
-            f"instead of HyperParameterTuningResourceConfig, {ON_AWS}."
+            "The local cloud runs a tuning job's training jobs on one instance type: give it in ResourceConfig or "
+            f"HyperParameterTuningResourceConfig (InstanceType, InstanceCount), not as InstanceConfigs, {ON_AWS}."
         )
 
 

@@ -234,15 +234,16 @@ def test_tuning_jobs_list_with_aws_filters_sorts_and_pages(sm, finished) -> None
     assert not sm.list_hyper_parameter_tuning_jobs(StatusEquals="Stopping")["HyperParameterTuningJobSummaries"]
 
 
-def test_a_bayesian_tuning_job_learns_from_the_objectives_and_completes(sm, s3) -> None:
+def test_a_bayesian_tuning_job_proposes_within_the_ranges_and_completes(sm, s3) -> None:
     ranges = {**numeric("Integer", "depth", "1", "50"), **GRID_KIND}
     done = wait(sm, create(sm, s3, config("Bayesian", ranges, 3, parallel=3, RandomSeed=1), "bayes"))
     assert done["HyperParameterTuningJobStatus"] == "Completed", done.get("FailureReason")
     assert done["ObjectiveStatusCounters"]["Succeeded"] == 3
-    assert done["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(
-        s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-        for s in trainings(sm, done["HyperParameterTuningJobName"])
-    )
+    summaries = trainings(sm, done["HyperParameterTuningJobName"])
+    assert all(1 <= int(s["TunedHyperParameters"]["depth"]) <= 50 for s in summaries)
+    assert {s["TunedHyperParameters"]["kind"] for s in summaries} <= {'"a"', '"b"'}
+    values = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in summaries]
+    assert done["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(values)
 
 
 def test_a_stopped_tuning_job_stops_its_training_jobs(sm, s3) -> None:
@@ -331,10 +332,19 @@ def test_warm_start_is_refused_and_an_unknown_tuning_job_is_not_found(sm, s3, no
         sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="nothing-here")
 
 
-def test_a_running_tuning_job_ends_failed_after_a_crash_and_stopped_with_the_reason_after_down(tmp_path) -> None:
+def test_a_running_tuning_job_ends_failed_after_a_crash_and_stopped_with_the_reason_after_down(
+    tmp_path, monkeypatch
+) -> None:
+    """In a cloud whose training quota is one instance: a refused training job waits for the running one."""
+    monkeypatch.setenv("MAZE_TRAINING_INSTANCE_QUOTA", "1")
     info, sm, s3 = cloud_of_its_own(tmp_path)
     state = info.state_dir
     try:
+        queued = wait(sm, create(sm, s3, config("Random", INTEGER, 3, parallel=2)))
+        assert queued["HyperParameterTuningJobStatus"] == "Completed", queued.get("FailureReason")
+        summaries = trainings(sm, queued["HyperParameterTuningJobName"])
+        described = [sm.describe_training_job(TrainingJobName=s["TrainingJobName"]) for s in summaries]
+        assert len(described) == 3 and most_at_once(described) == 1, "the quota, not MaxParallelTrainingJobs"
         crashed = create(sm, s3, config("Random", INTEGER, 4), sleep=600)
         _wait_until_one_trains(sm, crashed)
         os.kill(info.pid, signal.SIGKILL)

@@ -2,8 +2,8 @@
 
 Each operation declares what differs (``Listing``): the key of its answer, its summary of a record, the
 ``SortBy`` values of its botocore enum and its default ``SortOrder`` (Ascending for ListTrainingJobs and
-ListProcessingJobs, Descending for the others; SortBy defaults to CreationTime everywhere but in
-ListTrainingJobsForHyperParameterTuningJob, which sorts by Name and also by FinalObjectiveMetricValue). The filters
+ListProcessingJobs and the tuning lists, Descending for the others; SortBy defaults to CreationTime, but to Name for
+the tuning jobs and their training jobs, which also sort by FinalObjectiveMetricValue). The filters
 (``NameContains``, ``StatusEquals``, ``CreationTime``/``LastModifiedTime`` ``After``/``Before``) are those of
 the request, which the front has already checked against the operation's model.
 

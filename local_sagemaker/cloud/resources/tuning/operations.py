@@ -22,11 +22,14 @@ from local_sagemaker.cloud.resources.tuning.record import RUNNING, LaunchedTrain
 from local_sagemaker.cloud.resources.tuning.runner import TuningRunner
 from local_sagemaker.cloud.resources.tuning.strategies import grid_size
 
-# Sorted by CreationTime, Descending unless asked otherwise (botocore's model of ListHyperParameterTuningJobs).
+# Both lists sort by Name, Ascending, unless asked otherwise (botocore's model documents the defaults).
 LISTING = Listing(
-    "HyperParameterTuningJobSummaries", TuningJobRecord.summary, ("Name", "Status", "CreationTime"), "Descending"
+    "HyperParameterTuningJobSummaries",
+    TuningJobRecord.summary,
+    ("Name", "Status", "CreationTime"),
+    "Ascending",
+    default_sort="Name",
 )
-# ListTrainingJobsForHyperParameterTuningJob: by Name, Ascending, unless asked otherwise (AWS's API reference).
 TRAININGS = Listing(
     "TrainingJobSummaries",
     LaunchedTraining.answer,

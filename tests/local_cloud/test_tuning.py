@@ -245,6 +245,23 @@ def test_a_bayesian_tuning_job_proposes_within_the_ranges_and_completes(sm, s3) 
     assert done["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(values)
 
 
+def test_a_tuning_job_completes_early_once_its_target_objective_is_reached(sm, s3) -> None:
+    criteria = {"TargetObjectiveMetricValue": 0.5}  # every score is at least 1
+    tuning = config("Random", INTEGER, 6, parallel=1, TuningJobCompletionCriteria=criteria)
+    done = wait(sm, create(sm, s3, tuning, "target"))
+    assert done["HyperParameterTuningJobStatus"] == "Completed", done.get("FailureReason")
+    assert done["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] == criteria
+    assert len(trainings(sm, done["HyperParameterTuningJobName"])) == 1, "no training job after the target"
+
+
+def test_a_tuning_job_whose_training_jobs_all_fail_fails_saying_so(sm, s3) -> None:
+    bad = {"CategoricalParameterRanges": [{"Name": "kind", "Values": ['"bad"']}]}
+    done = wait(sm, create(sm, s3, config("Grid", bad, None, parallel=1), "fails"))
+    assert done["HyperParameterTuningJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith("No training job succeeded after 1 attempts.")
+    assert done["TrainingJobStatusCounters"]["NonRetryableError"] == 1 and "BestTrainingJob" not in done
+
+
 def test_a_stopped_tuning_job_stops_its_training_jobs(sm, s3) -> None:
     name = create(
         sm,
@@ -327,8 +344,9 @@ def test_warm_start_is_refused_and_an_unknown_tuning_job_is_not_found(sm, s3, no
             },
         )
     assert error.value.response["Error"]["Code"] == "ValidationException"
-    with pytest.raises(ClientError, match="can't find a tuning job with name nothing-here"):
+    with pytest.raises(ClientError, match="can't find a tuning job called nothing-here") as missing:
         sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="nothing-here")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
 
 
 def test_a_running_tuning_job_ends_failed_after_a_crash_and_stopped_with_the_reason_after_down(
@@ -404,10 +422,12 @@ SDK_PROGRAM = """
     frame = tuner.analytics().dataframe()
     print("FRAME", len(frame), sorted(frame.columns))
     print("TOP", frame.sort_values("FinalObjectiveValue").iloc[-1]["TrainingJobName"])
+    attached = HyperparameterTuner.attach(tuner.latest_tuning_job.name)
+    print("ATTACHED", attached.best_training_job(), type(attached.estimator).__name__)
 """
 
 
-def test_the_sdks_tuner_fits_waits_and_reads_back_the_best_estimator(cloud) -> None:
+def test_the_sdks_tuner_fits_waits_reads_back_the_best_estimator_and_attaches(cloud) -> None:
     program = SDK_PROGRAM.replace("SCRIPT", repr(SCRIPT)).replace("METRICS", repr(METRICS))
     done = run_python(program, {**os.environ}, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
@@ -420,3 +440,4 @@ def test_the_sdks_tuner_fits_waits_and_reads_back_the_best_estimator(cloud) -> N
     for column in ("FinalObjectiveValue", "TrainingJobName", "TrainingJobStatus", "kind", "depth"):
         assert f"'{column}'" in frame
     assert f"TOP {best[1]}" in lines
+    assert f"ATTACHED {best[1]} SKLearn" in lines, "attach() in a new session finds the estimator and the best job"

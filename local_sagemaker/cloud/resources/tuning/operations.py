@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from local_sagemaker.cloud.compute.framework_images import check_image
-from local_sagemaker.cloud.platform.errors import ResourceInUse, ValidationError
+from local_sagemaker.cloud.platform.errors import AwsError, ResourceInUse, ValidationError
 from local_sagemaker.cloud.platform.listing import Listing
 from local_sagemaker.cloud.platform.names import arn as resource_arn
 from local_sagemaker.cloud.platform.records import RecordStore, interrupted
@@ -40,6 +40,8 @@ TRAININGS = Listing(
 # The hyperparameter AWS adds to a tuning job's static ones (the SDK's attach() reads it back; the training
 # toolkit removes it before the script sees its arguments).
 OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
+# What a training job's ResourceConfig takes from a HyperParameterTuningResourceConfig without InstanceConfigs.
+RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
 ON_AWS = "or run on AWS (MAZE_TARGET=aws)"
 
 
@@ -73,6 +75,9 @@ def _refuse_unsupported(request: dict[str, Any]) -> None:
             "The local cloud runs a tuning job's training jobs on one instance type: give it in ResourceConfig or "
             f"HyperParameterTuningResourceConfig (InstanceType, InstanceCount), not as InstanceConfigs, {ON_AWS}."
         )
+    # What the SDK sends, one instance type in HyperParameterTuningResourceConfig, is the training jobs'
+    # ResourceConfig; the description shows it there too (the SDK's HyperparameterTuner.attach() reads it).
+    definition.setdefault("ResourceConfig", {key: resources[key] for key in RESOURCES if key in resources})
 
 
 def _check_objective(config: dict[str, Any], definition: dict[str, Any]) -> None:
@@ -145,8 +150,8 @@ def _validate(request: dict[str, Any]) -> None:
     }
 
 
-def _not_found(name: str, region: str) -> ValidationError:
-    return ValidationError(f"Amazon SageMaker can't find a tuning job with name {name}")
+def _not_found(name: str, region: str) -> AwsError:
+    return AwsError("ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. Type another name.")
 
 
 class TuningService:

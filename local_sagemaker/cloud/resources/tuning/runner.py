@@ -44,8 +44,6 @@ COPIED = (
     "RetryStrategy",
     "Environment",
 )
-# What a training job's ResourceConfig takes from a HyperParameterTuningResourceConfig without InstanceConfigs.
-RESOURCES = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
 # How a tuning job ends: its status and FailureReason.
 Ending = tuple[str, str | None]
 
@@ -55,10 +53,6 @@ def training_request(tuning: dict[str, Any], name: str, tuned: Tuned) -> dict[st
     definition = tuning["TrainingJobDefinition"]
     request = {key: copy.deepcopy(definition[key]) for key in COPIED if key in definition}
     request["TrainingJobName"] = name
-    if "HyperParameterTuningResourceConfig" in definition:  # what the SDK sends: one instance type
-        request["ResourceConfig"] = {
-            key: value for key, value in definition["HyperParameterTuningResourceConfig"].items() if key in RESOURCES
-        }
     request["HyperParameters"] = {**definition.get("StaticHyperParameters", {}), **tuned}
     if tuning.get("Tags"):
         request["Tags"] = copy.deepcopy(tuning["Tags"])

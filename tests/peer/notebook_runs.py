@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -33,3 +37,23 @@ def execute_and_report(nb: nbformat.NotebookNode, kernel_name: str, path: Path, 
     print(f"First failing cell: notebook cell {index} (code cell {ran}), starting {first_line!r}")
     print(f"  {failure.ename}: {failure.evalue}")
     return 1
+
+
+def main(run: Callable[[Path, Path | None, str | None], int], doc: str, notebook_version: str) -> int:
+    """The scripts' command line: ``[EXAMPLES_CHECKOUT] [--keep DIR] [--framework-version V]``; without a checkout,
+    a shallow clone of aws/amazon-sagemaker-examples (that needs the network). Returns ``run``'s exit status."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("checkout", nargs="?", type=Path, help="a checkout of aws/amazon-sagemaker-examples")
+    parser.add_argument("--keep", type=Path, help="write the copied and executed notebook here")
+    parser.add_argument(
+        "--framework-version",
+        help=f"a third change: this scikit-learn framework version instead of the notebook's {notebook_version!r}",
+    )
+    args = parser.parse_args()
+    keep = args.keep.resolve() if args.keep else None
+    if args.checkout:
+        return run(args.checkout.resolve(), keep, args.framework_version)
+    with tempfile.TemporaryDirectory(prefix="amazon-sagemaker-examples-") as folder:
+        url = "https://github.com/aws/amazon-sagemaker-examples"
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
+        return run(Path(folder), keep, args.framework_version)

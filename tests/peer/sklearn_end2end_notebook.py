@@ -20,10 +20,8 @@ Prints: code cells executed / total, and the first failing cell with its error. 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +29,7 @@ from pathlib import Path
 import joblib
 import nbformat
 import numpy as np
-from notebook_runs import execute_and_report  # this folder, the script's own (sys.path[0])
+from notebook_runs import execute_and_report, main  # this folder, the script's own (sys.path[0])
 
 NOTEBOOK = Path("archived/Sklearn_on_SageMaker_end2end.ipynb")
 NOTEBOOK_VERSION = "0.23-1"  # the scikit-learn framework version the notebook names
@@ -80,18 +78,4 @@ def run(checkout: Path, keep: Path | None, framework_version: str | None = None)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", nargs="?", type=Path, help="a checkout of aws/amazon-sagemaker-examples")
-    parser.add_argument("--keep", type=Path, help="write the copied and executed notebook here")
-    parser.add_argument(
-        "--framework-version",
-        help=f"a third change: this scikit-learn framework version instead of the notebook's {NOTEBOOK_VERSION!r}",
-    )
-    args = parser.parse_args()
-    keep = args.keep.resolve() if args.keep else None
-    if args.checkout:
-        sys.exit(run(args.checkout.resolve(), keep, args.framework_version))
-    with tempfile.TemporaryDirectory(prefix="amazon-sagemaker-examples-") as folder:
-        url = "https://github.com/aws/amazon-sagemaker-examples"
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
-        sys.exit(run(Path(folder), keep, args.framework_version))
+    sys.exit(main(run, __doc__, NOTEBOOK_VERSION))

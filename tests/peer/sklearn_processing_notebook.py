@@ -22,7 +22,6 @@ Prints: code cells executed / total, and the first failing cell with its error. 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ import boto3
 import nbformat
 import numpy as np
 from maze_local_cloud import own_bucket  # this folder, the script's own (sys.path[0])
-from notebook_runs import execute_and_report
+from notebook_runs import execute_and_report, main
 
 import local_sagemaker
 
@@ -141,18 +140,4 @@ def run(checkout: Path, keep: Path | None, framework_version: str | None = None)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", nargs="?", type=Path, help="a checkout of aws/amazon-sagemaker-examples")
-    parser.add_argument("--keep", type=Path, help="write the copied and executed notebook here")
-    parser.add_argument(
-        "--framework-version",
-        help=f"a third change: this scikit-learn framework version instead of the notebook's {NOTEBOOK_VERSION!r}",
-    )
-    args = parser.parse_args()
-    keep = args.keep.resolve() if args.keep else None
-    if args.checkout:
-        sys.exit(run(args.checkout.resolve(), keep, args.framework_version))
-    with tempfile.TemporaryDirectory(prefix="amazon-sagemaker-examples-") as folder:
-        url = "https://github.com/aws/amazon-sagemaker-examples"
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
-        sys.exit(run(Path(folder), keep, args.framework_version))
+    sys.exit(main(run, __doc__, NOTEBOOK_VERSION))

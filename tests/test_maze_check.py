@@ -141,12 +141,16 @@ def test_a_team_that_did_chapter_1_only_shows_exactly_that(clients, solved_repo,
     assert [s.state for s in statuses] == [DONE] * 4 + [NOT_STARTED] * 3, "\n".join(map(str, statuses))
     assert f"maze-{team}-train-" in statuses[3].evidence and "f1=" in statuses[3].evidence
     assert run_checks(board(clients, fresh_team()))[3].state == NOT_STARTED, "another team sees not this team's job"
-    # What the run command's summary shows for the task: its job with f1, one provisioning wait.
+    # What the run command's summary shows for the task: its job with f1, then the optional tuning part's 4 training
+    # jobs with theirs, and one provisioning wait (the task's own job: the board and the waits count those only).
     result = TaskResult("chapter_1/task_4", True, 0.0)
     record_cloud_side(result, clients["sagemaker"], clients["logs"], team, since)
     assert (result.figures["provisioned"], result.figures["waits"]) == ("1", "1")
-    job, waits = result.cloud
+    job, *tuned, waits = result.cloud
     assert job.startswith(f"job maze-{team}-train-") and ": Completed, f1=0.9" in job
+    assert len(tuned) == 4, tuned
+    tuned_line = rf"job maze-{team}-[0-9a-z]{{6}}-00[1-4]-[0-9a-f]{{8}}: Completed, f1="
+    assert all(re.match(tuned_line, line) for line in tuned), tuned
     assert re.fullmatch(r"waits train \d+s", waits), waits
 
 

@@ -79,7 +79,8 @@ def test_distinct_profiles_give_distinct_valid_teams() -> None:
 def _base_names(team_name: str) -> set[str]:
     """Every base name the notebooks build for a team (their code, ``maze-{TEAM}-...``) or tell it to use (their
     text, ``maze-<team>-...``), with each other placeholder at its longest value."""
-    longest = {"TEAM": team_name, "limit": "20", "n": "99"}  # max_concurrency 1 or 20; the sweep's job number
+    # max_concurrency 1 or 20; the sweep's job number; the tuning job's stamp (base 36 seconds)
+    longest = {"TEAM": team_name, "limit": "20", "n": "99", "stamp": "z" * 6}
     bases = set()
     for notebook in NOTEBOOKS:
         for cell in nbformat.read(notebook, as_version=4).cells:
@@ -98,6 +99,8 @@ def test_every_name_of_the_longest_team_fits_sagemaker() -> None:
     longest = "z" * team.MAX_LENGTH
     bases = _base_names(longest)
     assert {f"maze-{longest}-train", f"maze-{longest}-batch-10files", f"maze-{longest}-maxconc-20"} <= bases, bases
+    tuning = f"maze-{longest}-zzzzzz"  # chapter 1 task 4's tuning job: its whole name, at most 32 characters
+    assert tuning in bases and len(tuning) <= 32
     for base in bases:
         name = name_from_base(base)  # what the SDK sends: the base, "-", a 23-character timestamp
         assert name.startswith(f"{base}-"), f"the SDK cut {base!r} to fit 63 characters: {name!r}"

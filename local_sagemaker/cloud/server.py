@@ -25,7 +25,7 @@ from local_sagemaker.cloud.platform.durable_s3 import DurableS3, S3Store
 from local_sagemaker.cloud.platform.errors import ValidationError
 from local_sagemaker.cloud.platform.quotas import Quotas
 from local_sagemaker.cloud.platform.records import FILE_NAME, RecordStore
-from local_sagemaker.cloud.platform.resource import Service
+from local_sagemaker.cloud.platform.resource import Service, TrainingJobs
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.batch.operations import TransformService
 from local_sagemaker.cloud.resources.batch.runner import TransformRunner
@@ -37,6 +37,8 @@ from local_sagemaker.cloud.resources.processing.runner import ProcessingRunner
 from local_sagemaker.cloud.resources.registry.operations import ModelRegistryService
 from local_sagemaker.cloud.resources.training.operations import TrainingService
 from local_sagemaker.cloud.resources.training.runner import TrainingRunner
+from local_sagemaker.cloud.resources.tuning.operations import TuningService
+from local_sagemaker.cloud.resources.tuning.runner import TuningRunner
 from local_sagemaker.common.account import ROLE_NAME, SESSION_SECONDS
 from local_sagemaker.common.pids import is_alive
 from local_sagemaker.common.state_files import forget, write_private
@@ -81,14 +83,18 @@ class LocalCloud:
         quotas = Quotas()  # MAZE_<USAGE>_INSTANCE_QUOTA, read once, as the account's quotas at start
         # The control plane: one service per SageMaker resource family, each with the runner or fleet that
         # executes it. Services meet only through each other's public operations (batch reads DescribeModel,
-        # hosting reads the registry's model packages).
+        # hosting reads the registry's model packages; tuning creates, describes and stops training jobs).
         registry = ModelRegistryService(tags, self.records)
         hosting = HostingService(
             state_dir / "endpoints", self.aws, tags, frameworks, self.records, quotas, registry.deployable_container
         )
         describe_model = hosting.serving_model
+        training = TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records, quotas)
+        training_jobs = TrainingJobs(training.create_for_tuning, training.describe, training.stop)
         self.services: list[Service] = [
-            TrainingService(TrainingRunner(jobs / "training", self.aws, frameworks), tags, self.records, quotas),
+            # Tuning first: at shutdown it stops its training jobs and waits for them before training stops the rest.
+            TuningService(TuningRunner(training_jobs), tags, self.records),
+            training,
             hosting,
             registry,
             ProcessingService(

@@ -62,6 +62,9 @@ def account_summary(info: launcher.CloudInfo) -> list[str]:
             objects, size = objects + 1, size + item["Size"]
     counts = {
         "training jobs": sum(1 for _ in _pages(sm, "list_training_jobs", "TrainingJobSummaries")),
+        "tuning jobs": sum(
+            1 for _ in _pages(sm, "list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries")
+        ),
         "processing jobs": sum(1 for _ in _pages(sm, "list_processing_jobs", "ProcessingJobSummaries")),
         "transform jobs": sum(1 for _ in _pages(sm, "list_transform_jobs", "TransformJobSummaries")),
         "models": sum(1 for _ in _pages(sm, "list_models", "Models")),

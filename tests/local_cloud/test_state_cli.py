@@ -30,7 +30,7 @@ def test_status_counts_what_the_account_holds_and_the_disk_it_takes(own_state, c
     assert f"state directory: {state}" in out
     buckets = len(s3.list_buckets()["Buckets"])
     assert f"S3: {buckets} bucket(s), 3 object(s), 2.0 MB" in out
-    counts = "0 training jobs, 0 processing jobs, 0 transform jobs, 0 models, 0 endpoints"
+    counts = "0 training jobs, 0 tuning jobs, 0 processing jobs, 0 transform jobs, 0 models, 0 endpoints"
     assert f"SageMaker: {counts}" in out, out
 
 

@@ -122,9 +122,9 @@ def test_a_duplicate_job_name_is_resource_in_use(sm, s3) -> None:
 
 def test_an_api_the_local_cloud_does_not_execute_is_refused_by_name(sm) -> None:
     with pytest.raises(ClientError) as error:
-        sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="anything")
+        sm.describe_auto_ml_job_v2(AutoMLJobName="anything")
     assert error.value.response["Error"]["Code"] == "UnsupportedOperation"
-    assert "DescribeHyperParameterTuningJob" in error.value.response["Error"]["Message"]
+    assert "DescribeAutoMLJobV2" in error.value.response["Error"]["Message"]
 
 
 def _job_processes(name: str) -> list[psutil.Process]:

@@ -22,7 +22,6 @@ Prints: code cells executed / total, and the first failing cell with its error. 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -36,8 +35,7 @@ import boto3
 import nbformat
 import numpy as np
 from maze_local_cloud import own_bucket  # this folder, the script's own (sys.path[0])
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from notebook_runs import execute_and_report, main
 
 import local_sagemaker
 
@@ -138,43 +136,8 @@ def run(checkout: Path, keep: Path | None, framework_version: str | None = None)
                 cell.source = cell.source.replace(f'"{NOTEBOOK_VERSION}"', f'"{framework_version}"')
         bucket = stage_data()
         print(f"Staged a synthetic census-income.csv ({ROWS} rows) at s3://{bucket}/{DATA_KEY} in the local cloud.")
-        client = NotebookClient(
-            nb, kernel_name=overlay_kernel(Path(scratch)), timeout=CELL_TIMEOUT,
-            resources={"metadata": {"path": str(work / "notebook")}},
-        )  # fmt: skip
-        failure: CellExecutionError | None = None
-        try:
-            client.execute()
-        except CellExecutionError as error:
-            failure = error
-        finally:
-            nbformat.write(nb, work / "notebook" / f"executed-{source.name}")
-        code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        ran = sum(1 for _, c in code if c.get("execution_count") is not None)
-        print(f"Code cells run: {ran} / {len(code)} (the added connect() cell included, a failing one too).")
-        if failure is None:
-            print("Every cell ran.")
-            return 0
-        index, cell = next((i, c) for i, c in reversed(code) if c.get("execution_count") is not None)
-        first_line = cell.source.splitlines()[0] if cell.source else ""
-        print(f"First failing cell: notebook cell {index} (code cell {ran}), starting {first_line!r}")
-        print(f"  {failure.ename}: {failure.evalue}")
-        return 1
+        return execute_and_report(nb, overlay_kernel(Path(scratch)), work / "notebook" / source.name, CELL_TIMEOUT)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", nargs="?", type=Path, help="a checkout of aws/amazon-sagemaker-examples")
-    parser.add_argument("--keep", type=Path, help="write the copied and executed notebook here")
-    parser.add_argument(
-        "--framework-version",
-        help=f"a third change: this scikit-learn framework version instead of the notebook's {NOTEBOOK_VERSION!r}",
-    )
-    args = parser.parse_args()
-    keep = args.keep.resolve() if args.keep else None
-    if args.checkout:
-        sys.exit(run(args.checkout.resolve(), keep, args.framework_version))
-    with tempfile.TemporaryDirectory(prefix="amazon-sagemaker-examples-") as folder:
-        url = "https://github.com/aws/amazon-sagemaker-examples"
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
-        sys.exit(run(Path(folder), keep, args.framework_version))
+    sys.exit(main(run, __doc__, NOTEBOOK_VERSION))

@@ -2,7 +2,8 @@
 
 Each operation declares what differs (``Listing``): the key of its answer, its summary of a record, the
 ``SortBy`` values of its botocore enum and its default ``SortOrder`` (Ascending for ListTrainingJobs and
-ListProcessingJobs, Descending for the others; SortBy defaults to CreationTime everywhere). The filters
+ListProcessingJobs and the tuning lists, Descending for the others; SortBy defaults to CreationTime, but to Name for
+the tuning jobs and their training jobs, which also sort by FinalObjectiveMetricValue). The filters
 (``NameContains``, ``StatusEquals``, ``CreationTime``/``LastModifiedTime`` ``After``/``Before``) are those of
 the request, which the front has already checked against the operation's model.
 
@@ -26,6 +27,7 @@ SORT_VALUES: dict[str, Callable[[Any], str | float]] = {
     "CreationTime": lambda record: record.creation_time.timestamp(),
     "Name": lambda record: record.listed_name,
     "Status": lambda record: record.status,
+    "FinalObjectiveMetricValue": lambda record: record.objective_value,
 }
 
 
@@ -54,9 +56,10 @@ class Listing:
     default_order: str
     # ListTrainingJobs (documented): StatusEquals filters each page of MaxResults jobs after it was cut.
     status_after_page: bool = False
+    default_sort: str = "CreationTime"
 
     def answer(self, records: Iterable[Any], request: dict[str, Any]) -> dict[str, Any]:
-        sort_by = request.get("SortBy", "CreationTime")
+        sort_by = request.get("SortBy", self.default_sort)
         order = request.get("SortOrder", self.default_order)
         if sort_by not in self.sort_by:
             raise ValidationError(f"Invalid SortBy '{sort_by}': use one of {', '.join(self.sort_by)}.")

@@ -154,3 +154,15 @@ ModelLookup = Callable[[str, str], dict[str, Any]]
 # InferenceSpecificationName or None, region) -> the one container definition a model of it runs (Image,
 # ModelDataUrl, Environment...), or the ValidationException SageMaker answers (unknown, not Approved...).
 PackageLookup = Callable[[str, str | None, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TrainingJobs:
+    """How the tuning service drives training jobs: the training service's public operations, wired in the
+    server (services never import each other). Each answers as the SageMaker action of its name would."""
+
+    # CreateTrainingJob for (request, region, the ARN of the tuning job that launches it: DescribeTrainingJob's
+    # TuningJobArn); raises the AwsError the action would (ResourceLimitExceeded, ValidationException...).
+    create: Callable[[dict[str, Any], str, str], dict[str, Any]]
+    describe: Action  # DescribeTrainingJob
+    stop: Action  # StopTrainingJob

@@ -95,6 +95,10 @@ class TrainingService:
         }
 
     def create(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        return self.create_for_tuning(request, region, None)
+
+    def create_for_tuning(self, request: dict[str, Any], region: str, tuning_job_arn: str | None) -> dict[str, Any]:
+        """CreateTrainingJob, for a job a hyperparameter tuning job launches (``tuning_job_arn``) or not (None)."""
         _validate(request)
         name = request["TrainingJobName"]
         arn = resource_arn(region, "training-job", name)
@@ -102,9 +106,10 @@ class TrainingService:
             "Training job names must be unique within an AWS account and region, and a training job "
             f"with this name already exists ({arn})"
         )
+        record = TrainingJobRecord(request=request, arn=arn, tuning_job_arn=tuning_job_arn)
         # On disk (with its first transition) before the job starts and the call answers.
         with self._quotas.admitting("training", job_instances(request.get("ResourceConfig", {}))):
-            record = self._jobs.add(TrainingJobRecord(request=request, arn=arn), request.get("Tags"), lambda: exists)
+            record = self._jobs.add(record, request.get("Tags"), lambda: exists)
         self._runner.start(record)
         return {"TrainingJobArn": arn}
 

@@ -47,6 +47,7 @@ class TrainingJobRecord(Resource):
     model_artifacts: str | None = None
     transitions: list[dict[str, Any]] = field(default_factory=list)
     final_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tuning_job_arn: str | None = None  # DescribeTrainingJob's TuningJobArn, for a job a tuning job launched
     stop_requested: threading.Event = transient(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -137,6 +138,8 @@ class TrainingJobRecord(Resource):
             out["ModelArtifacts"] = {"S3ModelArtifacts": self.model_artifacts or self.artifact_uri()}
             if self.failure_reason:
                 out["FailureReason"] = self.failure_reason
+            if self.tuning_job_arn:
+                out["TuningJobArn"] = self.tuning_job_arn
             if self.training_start_time:
                 out["TrainingStartTime"] = self.training_start_time
             if self.training_end_time:

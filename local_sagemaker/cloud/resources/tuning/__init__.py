@@ -1,0 +1,1 @@
+"""SageMaker automatic model tuning: hyperparameter tuning jobs that launch real training jobs."""

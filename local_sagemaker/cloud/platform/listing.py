@@ -48,7 +48,8 @@ FILTERS: dict[str, Callable[[Any, Any], bool]] = {
 
 @dataclass(frozen=True)
 class Listing:
-    """One List* operation over records with a ``name`` and ``creation_time`` (and the fields it filters on)."""
+    """One List* operation over records with a ``name``, a ``listed_name`` and a ``creation_time`` (and the fields it
+    filters on)."""
 
     key: str  # the answer's list member, e.g. "Models"
     summary: Callable[[Any], dict[str, Any]]

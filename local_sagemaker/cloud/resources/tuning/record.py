@@ -32,6 +32,11 @@ class LaunchedTraining:
         return self.summary["TrainingJobName"]
 
     @property
+    def listed_name(self) -> str:
+        """What the listing filters (NameContains) and sorts (SortBy=Name) on, as for every resource."""
+        return self.name
+
+    @property
     def creation_time(self) -> datetime:
         return self.summary["CreationTime"]
 

@@ -40,8 +40,7 @@ import boto3
 import nbformat
 import numpy as np
 from maze_local_cloud import own_bucket  # this folder, the script's own (sys.path[0])
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from notebook_runs import execute_and_report
 
 import local_sagemaker
 
@@ -99,27 +98,7 @@ def run(checkout: Path, keep: Path | None, without_search: bool = False) -> int:
         bucket = stage_data()
         print(f"Staged a synthetic cal_housing.tgz ({ROWS} rows) at s3://{bucket}/{DATA_KEY} in the local cloud.")
         print(f"Skipped the notebook's {len(skipped)} pip install cells.")
-        client = NotebookClient(
-            nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(work / "notebook")}}
-        )
-        failure: CellExecutionError | None = None
-        try:
-            client.execute()
-        except CellExecutionError as error:
-            failure = error
-        finally:
-            nbformat.write(nb, work / "notebook" / f"executed-{source.name}")
-        code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        ran = sum(1 for _, c in code if c.get("execution_count") is not None)
-        print(f"Code cells run: {ran} / {len(code)} (the added connect() cell included, a failing one too).")
-        if failure is None:
-            print("Every cell ran.")
-            return 0
-        index, cell = next((i, c) for i, c in reversed(code) if c.get("execution_count") is not None)
-        first_line = cell.source.splitlines()[0] if cell.source else ""
-        print(f"First failing cell: notebook cell {index} (code cell {ran}), starting {first_line!r}")
-        print(f"  {failure.ename}: {failure.evalue}")
-        return 1
+        return execute_and_report(nb, "python3", work / "notebook" / source.name, CELL_TIMEOUT)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 1000
@@ -17,8 +18,13 @@ class LogStreamWriter:
 
     def __init__(self, logs_client: Any, group: str, stream: str) -> None:
         self.client, self.group, self.stream = logs_client, group, stream
-        with contextlib.suppress(logs_client.exceptions.ResourceAlreadyExistsException):
+        try:
             logs_client.create_log_group(logGroupName=group)
+        except ClientError as error:
+            # By its code, not by ``logs_client.exceptions``: jobs starting at once race to build a client's
+            # exception classes, and the one raised may belong to another set than the one looked up.
+            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                raise
         logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
         self._lines: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._pump, name=f"logs:{stream}", daemon=True)

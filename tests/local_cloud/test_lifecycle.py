@@ -99,8 +99,9 @@ def test_down_stops_the_cloud_and_its_running_job(tmp_path: Path) -> None:
 
 
 def test_a_killed_kernel_leaves_its_job_to_finish_then_nothing_runs(tmp_path: Path) -> None:
-    # The idle period only has to outlast reading the finished job below (a few requests).
-    kernel = start_kernel(tmp_path, seconds=8, idle_seconds=5)
+    # The idle period has to outlast reading the finished job below (a few requests, which took over 5 s on CI's
+    # two busy cores: the cloud was gone before its log was read).
+    kernel = start_kernel(tmp_path, seconds=8, idle_seconds=15)
     info = launcher.find(tmp_path)
     kernel.send_signal(signal.SIGKILL)
     kernel.wait()
@@ -108,11 +109,12 @@ def test_a_killed_kernel_leaves_its_job_to_finish_then_nothing_runs(tmp_path: Pa
     # and the job still runs...
     assert info.call("health")["clients"] == []
     sm = info.client("sagemaker")  # a plain client: it does not register as a kernel that keeps the cloud up
+    logs = info.client("logs")
     assert sm.describe_training_job(TrainingJobName="lifecycle-job")["TrainingJobStatus"] == "InProgress"
     # ...to its end, with its log.
     job = wait(sm, "lifecycle-job", timeout=60)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    assert "working" in log_lines(info.client("logs"), "lifecycle-job")
+    assert "working" in log_lines(logs, "lifecycle-job")
     # Once it is done and no kernel is left, the cloud and everything it started stop.
     assert wait_until(lambda: not processes_of(tmp_path, kernel), 60), processes_of(tmp_path, kernel)
     assert launcher.find(tmp_path) is None

@@ -67,7 +67,7 @@ def _metric(name: str) -> Callable[[Document], list[Any]]:
     ]
 
 
-def unknown(name: str, resource: str) -> ValidationError:
+def _unknown(name: str, resource: str) -> ValidationError:
     return ValidationError(
         f"Unknown property name: {name}. A filter or SortBy names a property of the {resource} (a member of "
         f"SearchRecord's {resource}, dotted into its structures: e.g. {resource}Arn), Tags.<key>"
@@ -98,7 +98,7 @@ def resolve(name: str, shape: Shape, resource: str) -> Property:
             steps.append(_member(".".join(segments)))
             current, segments = current.value, []
         else:
-            raise unknown(name, resource)
+            raise _unknown(name, resource)
 
     def values(document: Document) -> list[Any]:
         found: list[Any] = [document]

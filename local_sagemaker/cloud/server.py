@@ -26,6 +26,7 @@ from local_sagemaker.cloud.platform.errors import ValidationError
 from local_sagemaker.cloud.platform.quotas import Quotas
 from local_sagemaker.cloud.platform.records import FILE_NAME, RecordStore
 from local_sagemaker.cloud.platform.resource import Service, TrainingJobs
+from local_sagemaker.cloud.platform.search import Search
 from local_sagemaker.cloud.platform.tags import TagStore
 from local_sagemaker.cloud.resources.batch.operations import TransformService
 from local_sagemaker.cloud.resources.batch.runner import TransformRunner
@@ -109,6 +110,13 @@ class LocalCloud:
         runtime = Runtime(hosting, self.metrics)
         actions = {name: action for service in self.services for name, action in service.actions().items()}
         actions.update(tags.actions())
+        # Search reads each service's resources as their Describe operations answer them.
+        searchable = {
+            "TrainingJob": training.searchable,
+            "ModelPackage": registry.searchable_packages,
+            "ModelPackageGroup": registry.searchable_groups,
+        }
+        actions.update(Search(searchable, tags).actions())
         routes = {"health": self._health, "clients": self._add_client}
         front = Front(
             actions, routes, invoke=runtime.invoke, invoke_error=error_body, signatures=Signatures(self.key),

@@ -102,13 +102,20 @@ def test_several_objects_use_both_instances_and_keep_order(sm, s3, logs, model) 
         assert predicted == list(DIGITS.target[part * 30 : (part + 1) * 30]), "one line per record, in order"
 
 
-@pytest.mark.parametrize(("strategy", "requests"), [("SingleRecord", 40), ("MultiRecord", 1)])
-def test_batch_strategy_sets_the_records_per_request(sm, s3, logs, model, strategy, requests) -> None:
-    prefix = unique(strategy.lower())
+@pytest.mark.parametrize(
+    ("strategy", "requests", "logged"),
+    [("SingleRecord", 40, "SINGLE_RECORD"), (None, 1, "MULTI_RECORD")],  # explicit MultiRecord: the tests above
+)
+def test_batch_strategy_sets_the_records_per_request(sm, s3, logs, model, strategy, requests, logged) -> None:
+    """Left out, it is MultiRecord, as AWS's data log shows it, and DescribeTransformJob shows none (AWS's too)."""
+    prefix = unique((strategy or "default").lower())
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/x.csv", Body=csv_lines(DIGITS.data[:40]))
-    job = transform(sm, model, prefix, BatchStrategy=strategy, InstanceCount=1)
+    job = transform(sm, model, prefix, InstanceCount=1, **({"BatchStrategy": strategy} if strategy else {}))
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     assert requests_per_instance(logs, job) == [requests]
+    assert job.get("BatchStrategy") == strategy
+    [stream] = evidence.transform_invocations(logs, job["TransformJobName"])
+    assert data_log(logs, stream) == [f"MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy={logged}"]
 
 
 def test_split_type_none_sends_the_object_whole(sm, s3, logs, model) -> None:

@@ -18,9 +18,9 @@ sagemaker`` moves the kernel to SDK v3, which no longer has ``sagemaker.sklearn`
 imports, on AWS too), and ``scikit-learn==1.2-1`` is no version pip knows. The executed notebook is written to
 --keep DIR (default: a temporary folder, removed).
 
-``--without-search`` makes a fourth change, to see past the first stop: ``estimator.register(...)`` looks up the
-estimator's training job with SageMaker ``Search`` (to fill a model card), which the local cloud does not answer;
-``estimator.create_model().register(...)`` registers the same model and container without that look-up.
+``--without-search`` makes a fourth change, to compare: ``estimator.register(...)`` looks up the estimator's
+training job with SageMaker ``Search`` (to fill a model card); ``estimator.create_model().register(...)`` registers
+the same model and container without that look-up (and without the card).
 
 Prints: code cells executed / total, and the first failing cell with its error. Exit status 0 when every cell ran.
 """

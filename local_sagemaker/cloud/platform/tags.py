@@ -58,6 +58,11 @@ class TagStore:
         with self._lock:
             return {"Tags": [{"Key": k, "Value": v} for k, v in self._of(request["ResourceArn"]).items()]}
 
+    def current(self, arn: str) -> list[dict[str, str]]:
+        """A resource's tags as a Search record shows them: none for one deleted meanwhile."""
+        with self._lock:
+            return [{"Key": k, "Value": v} for k, v in self._tags.get(arn, {}).items()]
+
     def delete(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         def drop(tags: dict[str, str]) -> None:
             for key in request["TagKeys"]:

@@ -38,6 +38,12 @@ LOG_GROUP = "/aws/sagemaker/TransformJobs"
 MB = 1024 * 1024
 # The batch platform's HTTP client, as the container's access lines on AWS show it.
 USER_AGENT = "Go-http-client/1.1"
+# BatchStrategy when CreateTransformJob leaves it out. AWS's API reference states no default; AWS's own data log
+# does: a job of a custom container without /execution-parameters, created with SplitType Line and no strategy,
+# logged "MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy=MULTI_RECORD" (amazon-sagemaker-examples,
+# archived/inference_pipeline_custom_containers, saved output), and DescribeTransformJob then shows no
+# BatchStrategy (the record echoes the request's only).
+DEFAULT_STRATEGY = "MultiRecord"
 
 
 class JobFailed(Exception):
@@ -161,7 +167,7 @@ class TransformRunner:
             instance.server, "MaxConcurrentTransforms", 1
         )
         instance.data_log.parameters(
-            concurrency, request.get("MaxPayloadInMB", 6), request.get("BatchStrategy", "SingleRecord")
+            concurrency, request.get("MaxPayloadInMB", 6), request.get("BatchStrategy", DEFAULT_STRATEGY)
         )
         for key in keys:
             if job.stop_requested.is_set():
@@ -236,7 +242,7 @@ class TransformRunner:
     @staticmethod
     def _batches(request: dict[str, Any], payloads: list[bytes], uri: str) -> list[list[bytes]]:
         limit = request.get("MaxPayloadInMB", 6) * MB or float("inf")
-        multi = request.get("BatchStrategy", "SingleRecord") == "MultiRecord"
+        multi = request.get("BatchStrategy", DEFAULT_STRATEGY) == "MultiRecord"
         batches: list[list[bytes]] = []
         size = 0
         for index, payload in enumerate(payloads):

@@ -94,6 +94,14 @@ class ModelRegistryService:
             "DeleteModelPackage": self.delete_package,
         }
 
+    def searchable_packages(self, region: str) -> list[dict[str, Any]]:
+        """The model packages of ``region`` as DescribeModelPackage answers them, for Search (wired in the server)."""
+        return [package.describe() for package in self.packages.all() if package.region == region]
+
+    def searchable_groups(self, region: str) -> list[dict[str, Any]]:
+        """The groups of ``region`` as DescribeModelPackageGroup answers them, for Search (wired in the server)."""
+        return [group.describe() for group in self.groups.all() if group.region == region]
+
     # lookups --------------------------------------------------------------------------------
     def _group(self, name_or_arn: str, region: str) -> ModelPackageGroupRecord:
         """By name, or by ARN (whose name SageMaker lower-cases)."""

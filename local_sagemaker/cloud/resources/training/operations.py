@@ -94,6 +94,10 @@ class TrainingService:
             "StopTrainingJob": self.stop,
         }
 
+    def searchable(self, region: str) -> list[dict[str, Any]]:
+        """The jobs of ``region`` as DescribeTrainingJob answers them, for Search (wired in the server)."""
+        return [job.describe() for job in self._jobs.all() if job.region == region]
+
     def create(self, request: dict[str, Any], region: str) -> dict[str, Any]:
         return self.create_for_tuning(request, region, None)
 

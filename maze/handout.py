@@ -34,7 +34,7 @@ import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
 from nbgrader.preprocessors import ClearSolutions
 
-from maze.tasks import discover
+from maze.tasks import OPTIONAL_TAG, discover
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = Path(__file__).resolve().parent / "handout_files"
@@ -44,9 +44,6 @@ ANSWER_STUB = "_Your answer:_"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_TAG = "answer"
 REMOVED_TAGS = frozenset({"solution-notes", "solution-check"})
-# Kept in the handout: a part of a task a team may skip. Its cells never turn the task red in the
-# handout's CI, and they may stay undone without the task counting as unfinished.
-OPTIONAL_TAG = "optional"
 # A code cell tagged ``copy-from:<notebook>`` repeats a cell of the previous task's notebook (chapter 1,
 # task 4 starts from task 3's work, as the brief says): the handout asks the team to copy its own cell
 # over instead of handing out the solution or making the team type it again.

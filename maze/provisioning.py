@@ -43,6 +43,14 @@ def longest_chain(waits: list[Wait]) -> list[Wait]:
     return chain
 
 
+def split_at(waits: list[Wait], optional_since: datetime | None) -> tuple[list[Wait], list[Wait]]:
+    """The waits of the task itself, and those of its optional parts: those that started once the first optional cell
+    ran (a notebook's optional parts come last). The task's stated wall time counts the first kind only."""
+    if optional_since is None:
+        return waits, []
+    return [w for w in waits if w.start < optional_since], [w for w in waits if w.start >= optional_since]
+
+
 SDK_TIMESTAMP = re.compile(r"-\d{4}(?:-\d{2}){5}-\d{3}$")  # what sagemaker.utils.name_from_base appends
 
 

@@ -14,7 +14,7 @@ from local_sagemaker.kernel import launcher
 from local_sagemaker.kernel.team import team_name
 from maze.check import Board, render, run_checks
 from maze.jobs import team_training_jobs, team_transform_jobs, training_lines, transform_lines
-from maze.provisioning import chain_line, longest_chain, team_waits
+from maze.provisioning import chain_line, longest_chain, split_at, team_waits
 from maze.tasks import TaskResult, discover, run_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,8 @@ def summary(results: list[TaskResult]) -> str:
             lines.append(f"{'':<36}the executed notebook, with every output: {where}")
     lines.append(
         "waits = the longest chain of provisioning waits one after another (training and transform jobs, "
-        "endpoints), from the cloud's records; provisioned = all of them"
+        "endpoints) of the task itself, from the cloud's records; optional_waits = the same for its optional parts, "
+        "run after it; provisioned = all of them"
     )
     return "\n".join(lines)
 
@@ -50,10 +51,14 @@ def record_cloud_side(result: TaskResult, sagemaker: Any, logs: Any, team: str, 
     result.cloud = [f"job {line}" for line in jobs]
     waits = team_waits(sagemaker, logs, team, since, until)
     if waits:
-        chain = longest_chain(waits)
+        own, optional = split_at(waits, result.optional_since)
+        chain = longest_chain(own)
         result.figures["provisioned"] = str(len(waits))
         result.figures["waits"] = str(len(chain))
         result.cloud.append(f"waits {chain_line(chain, team)}")
+        if optional:
+            result.figures["optional_waits"] = str(len(longest_chain(optional)))
+            result.cloud.append(f"optional parts' waits {chain_line(longest_chain(optional), team)}")
 
 
 def main() -> int:

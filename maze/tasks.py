@@ -7,12 +7,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+# A notebook cell of a task's optional part, kept in the handout: a part a team may skip. Its cells never turn the
+# task red in the handout's CI, may stay undone without the task counting as unfinished, and run last.
+OPTIONAL_TAG = "optional"
 FIGURE = re.compile(
     r"^\s*(precision|recall|f1|accuracy|throughput|throttled)\s*[:=]\s*([0-9]*\.?[0-9]+)\b(?!\.)", re.MULTILINE
 )
@@ -29,6 +33,7 @@ class TaskResult:
     error: str = ""  # the exception type and message of the failing cell or script, "" if the task passed
     cloud: list[str] = field(default_factory=list)  # what it left in the cloud: job lines, its provisioning waits
     executed: Path | None = None  # the executed copy of the notebook that failed
+    optional_since: datetime | None = None  # when its first optional cell started, if one ran
 
 
 def discover(root: Path) -> list[Path]:
@@ -80,21 +85,33 @@ def run_notebook(notebook: Path, executed: Path, env: dict[str, str] | None = No
     return text, error
 
 
+def optional_start(nb: nbformat.NotebookNode) -> datetime | None:
+    """When the executed notebook's first optional cell started (nbclient records each cell's start), or None if
+    none ran."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and OPTIONAL_TAG in cell.metadata.get("tags", []):
+            started = cell.metadata.get("execution", {}).get("iopub.execute_input")
+            return datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
+    return None
+
+
 def run_task(task: Path, runs: Path) -> TaskResult:
     """Run every notebook of a task in name order (or its script) and collect its key figures."""
     name = f"{task.parent.name}/{task.name}"
     started = time.monotonic()
     notebooks = sorted(task.glob("*.ipynb"))
     if notebooks:
-        text, error, executed = "", "", None
+        text, error, executed, optional_since = "", "", None, None
         for notebook in notebooks:
             executed = runs / task.parent.name / task.name / notebook.name
             out, error = run_notebook(notebook, executed)
             text += out
+            optional_since = optional_since or optional_start(nbformat.read(executed, as_version=4))
             if error:
                 break
     else:
-        (text, error), executed = run_script(task), None
+        (text, error), executed, optional_since = run_script(task), None, None
     result = TaskResult(name, not error, time.monotonic() - started, figures_in(text), error)
+    result.optional_since = optional_since
     result.executed = executed if error else None
     return result

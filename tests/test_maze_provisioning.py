@@ -1,8 +1,11 @@
-"""The longest chain of sequential provisioning waits, on hand-made intervals."""
+"""The longest chain of sequential provisioning waits, on hand-made intervals, and the optional parts' counted apart."""
 
 from datetime import UTC, datetime, timedelta
 
-from maze.provisioning import Wait, chain_line, longest_chain
+import nbformat
+
+from maze.provisioning import Wait, chain_line, longest_chain, split_at
+from maze.tasks import OPTIONAL_TAG, optional_start
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -59,3 +62,29 @@ def test_the_chain_reads_without_team_and_timestamp() -> None:
         wait("maze-red-serverless-2026-11-27-13-30-01-002", 1, 2),
     ]
     assert chain_line(chain, "red") == "batch-1file 6s -> serverless 60s"
+
+
+def test_the_waits_of_the_optional_parts_are_counted_apart() -> None:
+    task = [wait("train", 0, 5), wait("realtime", 6, 10)]
+    optional = [wait("sweep0", 11, 15), wait("sweep1", 11, 16), wait("filter", 17, 20)]
+    own, extra = split_at(task + optional, T0 + timedelta(minutes=10.5))
+    assert (names(own), names(extra)) == (["train", "realtime"], ["sweep0", "sweep1", "filter"])
+    assert (len(longest_chain(own)), len(longest_chain(extra))) == (2, 2)
+    assert split_at(task, None) == (task, [])
+
+
+def test_the_optional_part_starts_when_its_first_code_cell_ran() -> None:
+    def cell(tags: list[str], started: str | None) -> nbformat.NotebookNode:
+        code = nbformat.v4.new_code_cell("pass", metadata={"tags": tags})
+        if started:
+            code.metadata["execution"] = {"iopub.execute_input": started}
+        return code
+
+    nb = nbformat.v4.new_notebook()
+    heading = nbformat.v4.new_markdown_cell("## Optional", metadata={"tags": [OPTIONAL_TAG]})
+    nb.cells = [cell([], "2026-12-03T07:00:00.000001Z"), heading, cell([OPTIONAL_TAG], "2026-12-03T07:05:00.5Z")]
+    assert optional_start(nb) == datetime(2026, 12, 3, 7, 5, 0, 500000, tzinfo=UTC)
+    nb.cells[2].metadata.pop("execution")  # the cell never ran: the task stopped before it
+    assert optional_start(nb) is None
+    nb.cells = nb.cells[:1]
+    assert optional_start(nb) is None

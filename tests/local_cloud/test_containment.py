@@ -288,6 +288,8 @@ def transform(sm, model: str, prefix: str, content_type: str, split: str, output
             "AssembleWith": "Line" if split == "Line" else "None",
         },
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        # One record a request, so the digests received are the records' (left out, Line split batches records).
+        **({"BatchStrategy": "SingleRecord"} if split == "Line" else {}),
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
